@@ -1,0 +1,169 @@
+//! Command-line types (clap derive) and nothing else: `settings.rs` turns them into
+//! validated settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  ran; nothing at or above --fail-on
+  1  clusters at or above --fail-on were found
+  2  usage or configuration error (bad flags, bad rule file, bad template)
+  3  source failure (unreadable or broken input); the report still covers what was read
+  4  report produced, publishing it failed";
+
+/// Turn Google Cloud Logging entries into ranked error clusters and a five-whys debug report.
+#[derive(Debug, Parser)]
+#[command(name = "gcp-triage", version, about, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    /// More detail on stderr (a summary line, every malformed entry).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Colour on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Cluster and rank the errors in exported log files (or stdin) and report them.
+    #[command(after_help = EXIT_CODES)]
+    Analyze(AnalyzeArgs),
+    /// Validate rule packs or try a message against them.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+/// `rules` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate rule packs: regexes compile, keys are known, examples match and
+    /// counter-examples do not. Without DIR, checks the built-in packs.
+    Check {
+        /// Folders (or files) of `*.toml` packs to check on top of the built-in ones.
+        dirs: Vec<PathBuf>,
+    },
+    /// Show which rule matches a message, its captures and fingerprint, or the fallback.
+    Explain {
+        /// The log message to explain.
+        message: String,
+        /// Extra rule packs (folders or files), as for `analyze --rules`.
+        #[arg(long = "rules", value_name = "DIR")]
+        rules: Vec<PathBuf>,
+    },
+}
+
+/// Severity names accepted on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "UPPERCASE")]
+#[allow(missing_docs)]
+pub enum SeverityArg {
+    Default,
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+/// Input formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormatArg {
+    /// Detect JSON (array, NDJSON, wrapper) or text from the content.
+    Auto,
+    /// JSON in any of its shapes.
+    Json,
+    /// Plain text, one entry per line.
+    Text,
+}
+
+/// Output formats for stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// A compact ranked table.
+    Table,
+    /// The five-whys markdown report.
+    Markdown,
+    /// The report context as JSON.
+    Json,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set or `TERM=dumb`.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// `analyze` arguments.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Exported log files: gcloud JSON, NDJSON sink exports, API responses, text; `.gz`
+    /// is detected. `-` reads stdin.
+    #[arg(value_name = "FILE", required = true)]
+    pub inputs: Vec<String>,
+
+    /// How to read the inputs.
+    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto, help_heading = "Input")]
+    pub input_format: InputFormatArg,
+    /// Stop at the first malformed entry instead of skipping and counting it.
+    #[arg(long, help_heading = "Input")]
+    pub strict: bool,
+
+    /// Add rule packs: every `*.toml` in DIR (or the file); a rule with a built-in
+    /// rule's id replaces it. Repeatable.
+    #[arg(long = "rules", value_name = "DIR", help_heading = "Rules")]
+    pub rules: Vec<PathBuf>,
+    /// Use only the packs given with --rules.
+    #[arg(long, help_heading = "Rules")]
+    pub no_builtin_rules: bool,
+
+    /// Show the top N clusters.
+    #[arg(long, value_name = "N", default_value_t = 10, help_heading = "Ranking")]
+    pub top: usize,
+    /// Ignore entries below this severity (5xx request logs always count).
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = SeverityArg::Warning, help_heading = "Ranking")]
+    pub min_severity: SeverityArg,
+    /// Exit 1 when a cluster at or above this severity is found.
+    #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Ranking")]
+    pub fail_on: Option<SeverityArg>,
+
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table, help_heading = "Output")]
+    pub format: FormatArg,
+    /// Write the five-whys markdown report to PATH (written before anything else).
+    #[arg(long, short = 'o', value_name = "PATH", help_heading = "Output")]
+    pub out: Option<PathBuf>,
+    /// Render the markdown report with this tera template instead of the built-in one.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub template: Option<PathBuf>,
+    /// Write `insert_id,fingerprint` CSV for every clustered entry (entries without an
+    /// insertId get their 1-based input position).
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub assignments: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

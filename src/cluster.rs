@@ -1,0 +1,563 @@
+//! Folds signed entries into one record per fingerprint, with bounded exemplars, and
+//! links 5xx request logs to the application error behind them (same trace, else the
+//! same instance close in time). Memory grows with clusters; the link tables are capped.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+use crate::entry::{Entry, HttpInfo, Severity, SeveritySource};
+use crate::redact::redact;
+use crate::signature::fallback::truncate_chars;
+use crate::signature::rules::RuleSet;
+use crate::signature::{Signature, SignatureKind, sign, sign_request};
+use crate::stitch::Stitched;
+
+/// Earliest exemplars kept per cluster.
+const EARLY_EXEMPLARS: usize = 3;
+/// Latest exemplars kept per cluster.
+const LATE_EXEMPLARS: usize = 2;
+/// Distinct label values (revisions, instances, ...) tracked per cluster.
+const MAX_DISTINCT: usize = 200;
+/// HTTP examples kept per cluster.
+const HTTP_EXAMPLES: usize = 5;
+/// Error anchors and pending 5xx request logs kept for linking.
+const MAX_LINK_RECORDS: usize = 200_000;
+/// Exemplar messages are cut to this many characters (head and tail kept).
+const MAX_EXEMPLAR_CHARS: usize = 6000;
+/// How far from a request (before its start, after its end) an error on the same
+/// instance may be to count as its cause.
+const INSTANCE_LINK_SLACK: TimeDelta = TimeDelta::seconds(2);
+
+/// One example occurrence, redacted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exemplar {
+    /// insertId, when present.
+    pub insert_id: Option<String>,
+    /// 1-based input position.
+    pub position: u64,
+    /// RFC 3339 timestamp.
+    pub timestamp: Option<DateTime<Utc>>,
+    /// Entry severity.
+    pub severity: Severity,
+    /// The message (joined lines included), redacted and length-capped.
+    pub message: String,
+    /// Revision.
+    pub revision: Option<String>,
+    /// Instance id.
+    pub instance: Option<String>,
+    /// Trace id.
+    pub trace: Option<String>,
+    /// Source location.
+    pub source_location: Option<String>,
+    /// Raw entries folded into this one (split stack lines).
+    pub joined_lines: usize,
+}
+
+/// A 5xx request linked to a cluster (or a request cluster's own sample).
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpExample {
+    /// insertId of the request log.
+    pub insert_id: Option<String>,
+    /// When the request started.
+    pub timestamp: Option<DateTime<Utc>>,
+    /// HTTP status.
+    pub status: u16,
+    /// Method.
+    pub method: String,
+    /// URL, redacted.
+    pub url: String,
+    /// User agent.
+    pub user_agent: String,
+    /// Latency in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// Trace id.
+    pub trace: Option<String>,
+    /// How it was linked: `trace`, `instance`, or `none` for a request cluster.
+    pub linked_by: &'static str,
+}
+
+/// HTTP failures associated with a cluster.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HttpImpact {
+    /// Number of 5xx request logs.
+    pub count: u64,
+    /// Linked through a shared trace id.
+    pub linked_by_trace: u64,
+    /// Linked through the same instance close in time.
+    pub linked_by_instance: u64,
+    /// Counts per status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Counts per `METHOD route`.
+    pub routes: BTreeMap<String, u64>,
+    /// Counts per user agent (at most 200 distinct).
+    pub user_agents: BTreeMap<String, u64>,
+    /// The earliest few requests.
+    pub examples: Vec<HttpExample>,
+}
+
+/// One cluster: everything known about one fingerprint.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// Short stable hash.
+    pub fingerprint: String,
+    /// The signature behind the fingerprint (from its first entry).
+    pub signature: Signature,
+    /// Number of entries.
+    pub count: u64,
+    /// Earliest timestamp.
+    pub first_seen: Option<DateTime<Utc>>,
+    /// Latest timestamp.
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Highest severity.
+    pub severity: Severity,
+    /// Counts per service.
+    pub services: BTreeMap<String, u64>,
+    /// Counts per revision.
+    pub revisions: BTreeMap<String, u64>,
+    /// Counts per location.
+    pub locations: BTreeMap<String, u64>,
+    /// Distinct instances (at most 200 kept).
+    pub instances: BTreeSet<String>,
+    /// Distinct Error Reporting group ids.
+    pub error_groups: BTreeSet<String>,
+    /// Source locations with counts.
+    pub source_locations: BTreeMap<String, u64>,
+    /// Earliest exemplars.
+    pub early: Vec<Exemplar>,
+    /// Latest exemplars.
+    pub late: Vec<Exemplar>,
+    /// Associated HTTP failures.
+    pub http: HttpImpact,
+    /// Raw entries joined into this cluster's entries.
+    pub joined_lines: u64,
+}
+
+/// Counters the summary reports.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    /// Stitched entries clustered (including 5xx request logs used as evidence).
+    pub clustered: u64,
+    /// Entries below `--min-severity`.
+    pub below_threshold: u64,
+    /// Raw entries folded into another entry.
+    pub joined: u64,
+    /// 5xx request logs linked to an application error.
+    pub http_linked: u64,
+}
+
+struct Anchor {
+    time: Option<DateTime<Utc>>,
+    fingerprint: String,
+    severity: Severity,
+}
+
+struct PendingRequest {
+    index: u64,
+    insert_id: Option<String>,
+    time: Option<DateTime<Utc>>,
+    trace: Option<String>,
+    instance: Option<String>,
+    entry: Entry,
+}
+
+/// An (insertId or position, fingerprint) pair for `--assignments`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// insertId, when present.
+    pub insert_id: Option<String>,
+    /// 1-based input position.
+    pub position: u64,
+    /// The cluster.
+    pub fingerprint: String,
+}
+
+/// Folds entries into clusters.
+pub struct Clusterer<'r> {
+    rules: &'r RuleSet,
+    min_severity: Severity,
+    clusters: HashMap<String, Cluster>,
+    by_trace: HashMap<String, Anchor>,
+    by_instance: HashMap<String, Vec<Anchor>>,
+    anchors: usize,
+    pending: Vec<PendingRequest>,
+    /// Counters for the summary.
+    pub counts: Counts,
+}
+
+fn key_time(e: &Exemplar) -> (Option<DateTime<Utc>>, Option<&str>, u64) {
+    (e.timestamp, e.insert_id.as_deref(), e.position)
+}
+
+/// Keeps the `k` smallest (or largest) exemplars by (time, insertId, position).
+fn keep(list: &mut Vec<Exemplar>, ex: Exemplar, k: usize, largest: bool) {
+    let pos = list.partition_point(|x| {
+        if largest {
+            key_time(x) > key_time(&ex)
+        } else {
+            key_time(x) < key_time(&ex)
+        }
+    });
+    if pos < k {
+        list.insert(pos, ex);
+        list.truncate(k);
+    }
+}
+
+fn bump(map: &mut BTreeMap<String, u64>, key: Option<&String>) {
+    if let Some(k) = key {
+        if let Some(v) = map.get_mut(k) {
+            *v += 1;
+        } else if map.len() < MAX_DISTINCT {
+            map.insert(k.clone(), 1);
+        }
+    }
+}
+
+/// Cuts a long message, keeping its head and its tail (the exception line is last).
+pub fn trim_middle(text: &str, max_chars: usize) -> String {
+    let count = text.chars().count();
+    if count <= max_chars {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(max_chars / 2).collect();
+    let tail: String = text.chars().skip(count - max_chars / 2).collect();
+    format!(
+        "{head}\n[... {} characters omitted ...]\n{tail}",
+        count - max_chars
+    )
+}
+
+impl<'r> Clusterer<'r> {
+    /// A clusterer keeping entries at or above `min_severity` (5xx request logs always).
+    pub fn new(rules: &'r RuleSet, min_severity: Severity) -> Self {
+        Clusterer {
+            rules,
+            min_severity,
+            clusters: HashMap::new(),
+            by_trace: HashMap::new(),
+            by_instance: HashMap::new(),
+            anchors: 0,
+            pending: Vec::new(),
+            counts: Counts::default(),
+        }
+    }
+
+    /// The rule set in use.
+    pub fn rules(&self) -> &RuleSet {
+        self.rules
+    }
+
+    /// Folds one stitched entry in. Returns its fingerprint when it is clustered now;
+    /// 5xx request logs are decided in [`Clusterer::finish`].
+    pub fn add(&mut self, stitched: Stitched) -> Option<String> {
+        let Stitched { mut entry, joined } = stitched;
+        self.counts.joined += joined.len() as u64;
+        if entry.is_request_log() {
+            let status = entry.http.as_ref().map_or(0, |h| h.status);
+            if status >= 500 {
+                self.counts.clustered += 1;
+                if self.pending.len() < MAX_LINK_RECORDS {
+                    self.pending.push(PendingRequest {
+                        index: entry.index,
+                        insert_id: entry.insert_id.clone(),
+                        time: entry.timestamp,
+                        trace: entry.trace.clone(),
+                        instance: entry.instance.clone(),
+                        entry,
+                    });
+                    return None;
+                }
+                let sig = entry.http.as_ref().map(sign_request)?;
+                return Some(self.fold_request(sig, &entry, "none"));
+            }
+            if entry.severity < self.min_severity {
+                self.counts.below_threshold += 1;
+                return None;
+            }
+            let sig = entry.http.as_ref().map(sign_request)?;
+            self.counts.clustered += 1;
+            return Some(self.fold_request(sig, &entry, "none"));
+        }
+        let sig = sign(self.rules, &entry);
+        if entry.severity_source == SeveritySource::None
+            && let Some(floor) = sig.severity_floor
+        {
+            entry.severity = floor;
+            entry.severity_source = SeveritySource::Rule;
+        }
+        if entry.severity < self.min_severity {
+            self.counts.below_threshold += 1;
+            return None;
+        }
+        self.counts.clustered += 1;
+        let fp = sig.fingerprint.clone();
+        if entry.severity >= Severity::Error && self.anchors < MAX_LINK_RECORDS {
+            self.anchors += 1;
+            let anchor = || Anchor {
+                time: entry.timestamp,
+                fingerprint: fp.clone(),
+                severity: entry.severity,
+            };
+            if let Some(t) = &entry.trace {
+                let better = self.by_trace.get(t).is_none_or(|a| {
+                    (entry.severity, std::cmp::Reverse(entry.timestamp))
+                        > (a.severity, std::cmp::Reverse(a.time))
+                });
+                if better {
+                    self.by_trace.insert(t.clone(), anchor());
+                }
+            }
+            if let Some(i) = &entry.instance {
+                self.by_instance
+                    .entry(i.clone())
+                    .or_default()
+                    .push(anchor());
+            }
+        }
+        let cluster = self.cluster_for(sig);
+        cluster.count += 1;
+        cluster.joined_lines += joined.len() as u64;
+        cluster.severity = cluster.severity.max(entry.severity);
+        if let Some(t) = entry.timestamp {
+            cluster.first_seen = Some(cluster.first_seen.map_or(t, |f| f.min(t)));
+            cluster.last_seen = Some(cluster.last_seen.map_or(t, |l| l.max(t)));
+        }
+        bump(&mut cluster.services, entry.service.as_ref());
+        bump(&mut cluster.revisions, entry.revision.as_ref());
+        bump(&mut cluster.locations, entry.location.as_ref());
+        bump(
+            &mut cluster.source_locations,
+            entry.source_location.as_ref(),
+        );
+        if let Some(i) = &entry.instance
+            && cluster.instances.len() < MAX_DISTINCT
+        {
+            cluster.instances.insert(i.clone());
+        }
+        if let Some(g) = &entry.error_group
+            && cluster.error_groups.len() < 10
+        {
+            cluster.error_groups.insert(g.clone());
+        }
+        let would_keep = |list: &Vec<Exemplar>, k: usize, largest: bool| {
+            list.len() < k
+                || list.last().is_some_and(|x| {
+                    let me = (entry.timestamp, entry.insert_id.as_deref(), entry.index);
+                    if largest {
+                        key_time(x) < me
+                    } else {
+                        key_time(x) > me
+                    }
+                })
+        };
+        let early = would_keep(&cluster.early, EARLY_EXEMPLARS, false);
+        let late = would_keep(&cluster.late, LATE_EXEMPLARS, true);
+        if early || late {
+            let ex = exemplar(&entry, joined.len());
+            if early {
+                keep(&mut cluster.early, ex.clone(), EARLY_EXEMPLARS, false);
+            }
+            if late {
+                keep(&mut cluster.late, ex, LATE_EXEMPLARS, true);
+            }
+        }
+        Some(fp)
+    }
+
+    fn cluster_for(&mut self, sig: Signature) -> &mut Cluster {
+        self.clusters
+            .entry(sig.fingerprint.clone())
+            .or_insert_with(|| Cluster {
+                fingerprint: sig.fingerprint.clone(),
+                signature: sig,
+                count: 0,
+                first_seen: None,
+                last_seen: None,
+                severity: Severity::Default,
+                services: BTreeMap::new(),
+                revisions: BTreeMap::new(),
+                locations: BTreeMap::new(),
+                instances: BTreeSet::new(),
+                error_groups: BTreeSet::new(),
+                source_locations: BTreeMap::new(),
+                early: Vec::new(),
+                late: Vec::new(),
+                http: HttpImpact::default(),
+                joined_lines: 0,
+            })
+    }
+
+    /// Counts a request log into its own method/route/status cluster.
+    fn fold_request(&mut self, sig: Signature, entry: &Entry, linked_by: &'static str) -> String {
+        let fp = sig.fingerprint.clone();
+        let cluster = self.cluster_for(sig);
+        cluster.count += 1;
+        cluster.severity = cluster.severity.max(entry.severity.max(Severity::Warning));
+        if let Some(t) = entry.timestamp {
+            cluster.first_seen = Some(cluster.first_seen.map_or(t, |f| f.min(t)));
+            cluster.last_seen = Some(cluster.last_seen.map_or(t, |l| l.max(t)));
+        }
+        bump(&mut cluster.services, entry.service.as_ref());
+        bump(&mut cluster.revisions, entry.revision.as_ref());
+        bump(&mut cluster.locations, entry.location.as_ref());
+        if let Some(i) = &entry.instance
+            && cluster.instances.len() < MAX_DISTINCT
+        {
+            cluster.instances.insert(i.clone());
+        }
+        if let Some(h) = &entry.http
+            && h.status >= 500
+        {
+            add_http(&mut cluster.http, entry, h, linked_by);
+        }
+        let ex = exemplar(entry, 0);
+        keep(&mut cluster.early, ex.clone(), EARLY_EXEMPLARS, false);
+        keep(&mut cluster.late, ex, LATE_EXEMPLARS, true);
+        fp
+    }
+
+    /// Links pending 5xx request logs and returns the clusters (unordered) and the
+    /// assignments decided only now.
+    pub fn finish(mut self) -> (Vec<Cluster>, Counts, Vec<Assignment>) {
+        for list in self.by_instance.values_mut() {
+            list.sort_by(|a, b| {
+                a.time
+                    .cmp(&b.time)
+                    .then_with(|| a.fingerprint.cmp(&b.fingerprint))
+            });
+        }
+        let mut assignments = Vec::new();
+        let pending = std::mem::take(&mut self.pending);
+        for req in pending {
+            let by_trace = req
+                .trace
+                .as_ref()
+                .and_then(|t| self.by_trace.get(t))
+                .map(|a| a.fingerprint.clone());
+            let (target, how) = match by_trace {
+                Some(fp) => (Some(fp), "trace"),
+                None => (self.nearest_on_instance(&req), "instance"),
+            };
+            let fp = match target {
+                Some(fp) if self.clusters.contains_key(&fp) => {
+                    self.counts.http_linked += 1;
+                    let cluster = self
+                        .clusters
+                        .get_mut(&fp)
+                        .expect("checked by contains_key above");
+                    if let Some(h) = &req.entry.http {
+                        add_http(&mut cluster.http, &req.entry, h, how);
+                    }
+                    fp
+                }
+                _ => {
+                    let Some(sig) = req.entry.http.as_ref().map(sign_request) else {
+                        continue;
+                    };
+                    self.fold_request(sig, &req.entry, "none")
+                }
+            };
+            assignments.push(Assignment {
+                insert_id: req.insert_id,
+                position: req.index,
+                fingerprint: fp,
+            });
+        }
+        let clusters = self.clusters.into_values().collect();
+        (clusters, self.counts, assignments)
+    }
+
+    fn nearest_on_instance(&self, req: &PendingRequest) -> Option<String> {
+        let list = self.by_instance.get(req.instance.as_ref()?)?;
+        let start = req.time?;
+        let latency =
+            req.entry
+                .http
+                .as_ref()
+                .and_then(|h| h.latency_ms)
+                .map_or(TimeDelta::zero(), |ms| {
+                    #[allow(clippy::cast_possible_truncation)] // latencies fit in i64 microseconds
+                    TimeDelta::microseconds((ms * 1000.0) as i64)
+                });
+        let lo = start - INSTANCE_LINK_SLACK;
+        let hi = start + latency + INSTANCE_LINK_SLACK;
+        let from = list.partition_point(|a| a.time.is_none_or(|t| t < lo));
+        list[from..]
+            .iter()
+            .take_while(|a| a.time.is_some_and(|t| t <= hi))
+            .min_by_key(|a| a.time.map(|t| (t - start).abs()))
+            .map(|a| a.fingerprint.clone())
+    }
+}
+
+fn add_http(impact: &mut HttpImpact, entry: &Entry, h: &HttpInfo, linked_by: &'static str) {
+    impact.count += 1;
+    match linked_by {
+        "trace" => impact.linked_by_trace += 1,
+        "instance" => impact.linked_by_instance += 1,
+        _ => {}
+    }
+    *impact.statuses.entry(h.status).or_default() += 1;
+    let route = format!("{} {}", h.method, crate::signature::route(&h.url));
+    bump(&mut impact.routes, Some(&route));
+    if !h.user_agent.is_empty() {
+        bump(&mut impact.user_agents, Some(&h.user_agent));
+    }
+    let ex = HttpExample {
+        insert_id: entry.insert_id.clone(),
+        timestamp: entry.timestamp,
+        status: h.status,
+        method: h.method.clone(),
+        url: redact(&h.url).into_owned(),
+        user_agent: h.user_agent.clone(),
+        latency_ms: h.latency_ms,
+        trace: entry.trace.clone(),
+        linked_by,
+    };
+    let pos = impact.examples.partition_point(|x| {
+        (x.timestamp, x.insert_id.as_deref()) <= (ex.timestamp, ex.insert_id.as_deref())
+    });
+    if pos < HTTP_EXAMPLES {
+        impact.examples.insert(pos, ex);
+        impact.examples.truncate(HTTP_EXAMPLES);
+    }
+}
+
+fn exemplar(entry: &Entry, joined: usize) -> Exemplar {
+    let message = if entry.is_request_log() {
+        entry
+            .http
+            .as_ref()
+            .map(|h| format!("{} {} -> {}", h.method, h.url, h.status))
+            .unwrap_or_default()
+    } else {
+        entry.message.clone()
+    };
+    Exemplar {
+        insert_id: entry.insert_id.clone(),
+        position: entry.index,
+        timestamp: entry.timestamp,
+        severity: entry.severity,
+        message: trim_middle(&redact(&message), MAX_EXEMPLAR_CHARS),
+        revision: entry.revision.clone(),
+        instance: entry.instance.clone(),
+        trace: entry.trace.clone(),
+        source_location: entry.source_location.clone(),
+        joined_lines: joined,
+    }
+}
+
+impl Cluster {
+    /// The title shown to users: redacted, one line.
+    pub fn title(&self) -> String {
+        let t = redact(&self.signature.title).replace(['\n', '\r'], " ");
+        truncate_chars(&t, 160)
+    }
+
+    /// Whether this is a request-log cluster (method, route, status).
+    pub fn is_http(&self) -> bool {
+        self.signature.kind == SignatureKind::Http
+    }
+}

@@ -1,0 +1,716 @@
+//! The `LogEntry` model: what a Cloud Logging entry carries and the one place that turns
+//! it into what the pipeline needs (message, severity, service, instance, trace, ...).
+//!
+//! Input: a raw JSON `LogEntry` (API response, gcloud export, sink export) or a plain
+//! text line. Output: [`Entry`], owned and normalised. Parsing is lenient: every field
+//! may be absent, int64 fields may be strings or numbers, unknown keys are ignored.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// Cloud Logging severities, ordered by their numeric value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    /// No severity (0): plain stdout/stderr lines.
+    #[default]
+    Default,
+    /// 100
+    Debug,
+    /// 200
+    Info,
+    /// 300
+    Notice,
+    /// 400
+    Warning,
+    /// 500
+    Error,
+    /// 600
+    Critical,
+    /// 700
+    Alert,
+    /// 800
+    Emergency,
+}
+
+impl Severity {
+    /// All severities, lowest first.
+    pub const ALL: [Severity; 9] = [
+        Severity::Default,
+        Severity::Debug,
+        Severity::Info,
+        Severity::Notice,
+        Severity::Warning,
+        Severity::Error,
+        Severity::Critical,
+        Severity::Alert,
+        Severity::Emergency,
+    ];
+
+    /// The API's name for this severity.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Default => "DEFAULT",
+            Severity::Debug => "DEBUG",
+            Severity::Info => "INFO",
+            Severity::Notice => "NOTICE",
+            Severity::Warning => "WARNING",
+            Severity::Error => "ERROR",
+            Severity::Critical => "CRITICAL",
+            Severity::Alert => "ALERT",
+            Severity::Emergency => "EMERGENCY",
+        }
+    }
+
+    /// Parses a severity name or a common logging-library variant
+    /// (`warn`, `err`, `fatal`, `trace`, ...), case-insensitively.
+    pub fn parse_name(s: &str) -> Option<Severity> {
+        let upper = s.trim().to_ascii_uppercase();
+        Some(match upper.as_str() {
+            "DEFAULT" => Severity::Default,
+            "DEBUG" | "TRACE" | "FINE" | "FINER" | "FINEST" | "VERBOSE" => Severity::Debug,
+            "INFO" | "INFORMATION" | "INFORMATIONAL" => Severity::Info,
+            "NOTICE" => Severity::Notice,
+            "WARNING" | "WARN" => Severity::Warning,
+            "ERROR" | "ERR" | "SEVERE" => Severity::Error,
+            "CRITICAL" | "FATAL" | "CRIT" | "PANIC" => Severity::Critical,
+            "ALERT" => Severity::Alert,
+            "EMERGENCY" | "EMERG" => Severity::Emergency,
+            _ => return None,
+        })
+    }
+
+    /// Maps a numeric severity (0, 100, ..., 800) to the nearest level at or below it.
+    pub fn from_number(n: i64) -> Severity {
+        let idx = usize::try_from(n.clamp(0, 800) / 100).unwrap_or(0);
+        Severity::ALL[idx]
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A `LogEntry` as it appears in JSON. Every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawEntry {
+    log_name: Option<String>,
+    resource: Option<RawResource>,
+    timestamp: Option<String>,
+    receive_timestamp: Option<String>,
+    #[serde(deserialize_with = "lenient_severity")]
+    severity: Option<Severity>,
+    insert_id: Option<String>,
+    http_request: Option<RawHttpRequest>,
+    labels: Option<BTreeMap<String, Value>>,
+    trace: Option<String>,
+    source_location: Option<RawSourceLocation>,
+    error_groups: Option<Vec<RawErrorGroup>>,
+    text_payload: Option<String>,
+    json_payload: Option<Value>,
+    proto_payload: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawResource {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    labels: Option<BTreeMap<String, Value>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct RawHttpRequest {
+    request_method: Option<String>,
+    request_url: Option<String>,
+    #[serde(deserialize_with = "lenient_i64")]
+    status: Option<i64>,
+    user_agent: Option<String>,
+    latency: Option<Value>,
+    protocol: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawSourceLocation {
+    file: Option<String>,
+    #[serde(deserialize_with = "lenient_i64")]
+    line: Option<i64>,
+    function: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawErrorGroup {
+    id: Option<String>,
+}
+
+fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            #[allow(clippy::cast_possible_truncation)]
+            // a float status/line is truncated on purpose
+            n.as_f64().map(|f| f as i64)
+        }),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+fn lenient_severity<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Severity>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Severity::parse_name(&s),
+        Value::Number(n) => n.as_i64().map(Severity::from_number),
+        _ => None,
+    })
+}
+
+/// Where the severity of an entry came from (shown by `rules explain` and useful in tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeveritySource {
+    /// The entry's own `severity` field.
+    Entry,
+    /// A `level`/`severity`/`levelname` field inside `jsonPayload`.
+    Payload,
+    /// The HTTP status of a request log (5xx ERROR, 4xx WARNING).
+    HttpStatus,
+    /// A level prefix or a traceback in the text itself.
+    Text,
+    /// A matching rule's severity floor.
+    Rule,
+    /// Nothing said anything: DEFAULT.
+    #[default]
+    None,
+}
+
+/// An HTTP request attached to an entry (request logs).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HttpInfo {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// Full request URL (redacted before it is shown).
+    pub url: String,
+    /// HTTP status, 0 when absent.
+    pub status: u16,
+    /// User agent, empty when absent.
+    pub user_agent: String,
+    /// Latency in milliseconds, when the entry had one.
+    pub latency_ms: Option<f64>,
+    /// `HTTP/1.1`, `websocket`, ...
+    pub protocol: String,
+}
+
+/// A normalised log entry: everything later stages read.
+#[derive(Debug, Clone, Default)]
+pub struct Entry {
+    /// 1-based position of the (first) raw entry in its input.
+    pub index: u64,
+    /// `insertId`, when present.
+    pub insert_id: Option<String>,
+    /// Entry timestamp (falls back to `receiveTimestamp`).
+    pub timestamp: Option<DateTime<Utc>>,
+    /// Effective severity after all fallbacks but the rule floor.
+    pub severity: Severity,
+    /// Where `severity` came from.
+    pub severity_source: SeveritySource,
+    /// The human message (may be multi-line; continuation lines are appended).
+    pub message: String,
+    /// Decoded log id (`run.googleapis.com/stderr`), or empty.
+    pub log_id: String,
+    /// `resource.type`.
+    pub resource_type: String,
+    /// Service: Cloud Run service or job, GAE module, function, k8s container.
+    pub service: Option<String>,
+    /// Revision (Cloud Run revision, GAE version).
+    pub revision: Option<String>,
+    /// Region or zone.
+    pub location: Option<String>,
+    /// Instance id (`labels.instanceId`, pod name).
+    pub instance: Option<String>,
+    /// Trace id (the last path segment of `trace`).
+    pub trace: Option<String>,
+    /// First `errorGroups[].id`.
+    pub error_group: Option<String>,
+    /// `file:line (function)` from `sourceLocation`.
+    pub source_location: Option<String>,
+    /// The request, for request logs.
+    pub http: Option<HttpInfo>,
+    /// Whether the entry has a payload (false for pure request logs).
+    pub has_payload: bool,
+}
+
+impl Entry {
+    /// Whether this is a platform request log (an `httpRequest` and no payload).
+    pub fn is_request_log(&self) -> bool {
+        self.http.is_some() && !self.has_payload
+    }
+
+    /// Builds an entry from one line of a plain-text log.
+    pub fn from_text(index: u64, line: &str) -> Entry {
+        let message = line.trim_end_matches(['\r', '\n']).to_string();
+        let (severity, severity_source) = match severity_from_text(&message) {
+            Some(s) => (s, SeveritySource::Text),
+            None => (Severity::Default, SeveritySource::None),
+        };
+        Entry {
+            index,
+            timestamp: timestamp_from_text(&message),
+            severity,
+            severity_source,
+            message,
+            log_id: "text".to_string(),
+            has_payload: true,
+            ..Entry::default()
+        }
+    }
+
+    /// Normalises a raw JSON entry.
+    pub fn from_raw(index: u64, raw: RawEntry) -> Entry {
+        let labels = raw.labels.unwrap_or_default();
+        let (resource_type, rlabels) = match raw.resource {
+            Some(r) => (r.kind.unwrap_or_default(), r.labels.unwrap_or_default()),
+            None => (String::new(), BTreeMap::new()),
+        };
+        let rl = |k: &str| rlabels.get(k).and_then(value_str).filter(|s| !s.is_empty());
+        let service = rl("service_name")
+            .or_else(|| rl("job_name"))
+            .or_else(|| rl("module_id"))
+            .or_else(|| rl("function_name"))
+            .or_else(|| rl("container_name"));
+        let revision = rl("revision_name").or_else(|| rl("version_id"));
+        let location = rl("location")
+            .or_else(|| rl("region"))
+            .or_else(|| rl("zone"));
+        let instance = labels
+            .get("instanceId")
+            .and_then(value_str)
+            .or_else(|| rl("pod_name"))
+            .or_else(|| rl("instance_id"));
+
+        let has_payload =
+            raw.text_payload.is_some() || raw.json_payload.is_some() || raw.proto_payload.is_some();
+        let message = extract_message(
+            raw.text_payload.as_deref(),
+            raw.json_payload.as_ref(),
+            raw.proto_payload.as_ref(),
+        );
+
+        let http = raw.http_request.map(|h| HttpInfo {
+            method: h.request_method.unwrap_or_default(),
+            url: h.request_url.unwrap_or_default(),
+            status: h
+                .status
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or_default(),
+            user_agent: h.user_agent.unwrap_or_default(),
+            latency_ms: h.latency.as_ref().and_then(parse_latency_ms),
+            protocol: h.protocol.unwrap_or_default(),
+        });
+
+        let (severity, severity_source) = effective_severity(
+            raw.severity,
+            raw.json_payload.as_ref(),
+            http.as_ref(),
+            &message,
+        );
+
+        let timestamp = raw
+            .timestamp
+            .as_deref()
+            .and_then(parse_time)
+            .or_else(|| raw.receive_timestamp.as_deref().and_then(parse_time));
+
+        let source_location = raw.source_location.and_then(|s| {
+            let file = s.file?;
+            let line = s.line.map_or(String::new(), |l| format!(":{l}"));
+            let func = s
+                .function
+                .filter(|f| !f.is_empty())
+                .map_or(String::new(), |f| format!(" ({f})"));
+            Some(format!("{file}{line}{func}"))
+        });
+
+        Entry {
+            index,
+            insert_id: raw.insert_id.filter(|s| !s.is_empty()),
+            timestamp,
+            severity,
+            severity_source,
+            message,
+            log_id: raw.log_name.as_deref().map(log_id).unwrap_or_default(),
+            resource_type,
+            service,
+            revision,
+            location,
+            instance,
+            trace: raw
+                .trace
+                .filter(|t| !t.is_empty())
+                .map(|t| t.rsplit('/').next().unwrap_or(&t).to_string()),
+            error_group: raw
+                .error_groups
+                .and_then(|g| g.into_iter().find_map(|g| g.id)),
+            source_location,
+            http,
+            has_payload,
+        }
+    }
+}
+
+fn value_str(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Decodes the log id from a `logName` (`projects/P/logs/run.googleapis.com%2Fstderr`).
+fn log_id(log_name: &str) -> String {
+    let id = log_name.split_once("/logs/").map_or(log_name, |(_, id)| id);
+    id.replace("%2F", "/").replace("%2f", "/")
+}
+
+/// Parses an RFC 3339 timestamp (any fractional precision, `Z` or offset).
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn parse_latency_ms(v: &Value) -> Option<f64> {
+    match v {
+        Value::String(s) => s
+            .trim()
+            .strip_suffix('s')?
+            .parse::<f64>()
+            .ok()
+            .map(|x| x * 1000.0),
+        Value::Object(o) => {
+            let secs = o.get("seconds").and_then(|s| match s {
+                Value::String(s) => s.parse::<f64>().ok(),
+                Value::Number(n) => n.as_f64(),
+                _ => None,
+            });
+            let nanos = o.get("nanos").and_then(Value::as_f64).unwrap_or(0.0);
+            secs.map(|s| s * 1000.0 + nanos / 1e6)
+        }
+        _ => None,
+    }
+}
+
+/// Keys of `jsonPayload` that hold the human message, in the order they are tried.
+const MESSAGE_KEYS: [&str; 6] = ["message", "msg", "error", "err", "exception", "stack_trace"];
+/// Keys that hold a stack trace to append to the message.
+const TRACE_KEYS: [&str; 4] = ["stack_trace", "exception", "stack", "stacktrace"];
+
+/// The one function that extracts the human message from an entry's payload.
+pub fn extract_message(text: Option<&str>, json: Option<&Value>, proto: Option<&Value>) -> String {
+    if let Some(t) = text {
+        return t.trim_end_matches(['\r', '\n']).to_string();
+    }
+    if let Some(Value::Object(map)) = json {
+        let mut msg = MESSAGE_KEYS
+            .iter()
+            .find_map(|k| map.get(*k).and_then(message_value))
+            .unwrap_or_default();
+        for key in TRACE_KEYS {
+            if let Some(trace) = map.get(key).and_then(message_value)
+                && trace.contains('\n')
+                && !msg.contains(trace.trim())
+            {
+                if !msg.is_empty() {
+                    msg.push('\n');
+                }
+                msg.push_str(&trace);
+            }
+        }
+        if msg.is_empty() {
+            // No message key: show the payload itself, compactly.
+            return serde_json::to_string(map).unwrap_or_default();
+        }
+        return msg;
+    }
+    if let Some(Value::String(s)) = json {
+        return s.clone();
+    }
+    if let Some(Value::Object(p)) = proto {
+        if let Some(m) = p
+            .get("status")
+            .and_then(|s| s.get("message"))
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+        {
+            return m.to_string();
+        }
+        // App Engine request logs carry application lines in `line[]`.
+        if let Some(Value::Array(lines)) = p.get("line") {
+            let joined: Vec<&str> = lines
+                .iter()
+                .filter_map(|l| l.get("logMessage").and_then(Value::as_str))
+                .collect();
+            if !joined.is_empty() {
+                return joined.join("\n");
+            }
+        }
+        if let Some(method) = p.get("methodName").and_then(Value::as_str) {
+            return method.to_string();
+        }
+    }
+    String::new()
+}
+
+fn message_value(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Object(o) => o
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| serde_json::to_string(o).ok()),
+        _ => None,
+    }
+}
+
+fn effective_severity(
+    entry: Option<Severity>,
+    json: Option<&Value>,
+    http: Option<&HttpInfo>,
+    message: &str,
+) -> (Severity, SeveritySource) {
+    if let Some(s) = entry.filter(|s| *s != Severity::Default) {
+        return (s, SeveritySource::Entry);
+    }
+    if let Some(Value::Object(map)) = json {
+        for key in ["severity", "level", "levelname", "log_level", "loglevel"] {
+            let found = match map.get(key) {
+                Some(Value::String(s)) => Severity::parse_name(s),
+                Some(Value::Number(n)) => n.as_i64().map(|n| {
+                    // pino/bunyan numeric levels: 10 trace .. 60 fatal
+                    if n <= 60 {
+                        match n {
+                            ..=20 => Severity::Debug,
+                            21..=30 => Severity::Info,
+                            31..=40 => Severity::Warning,
+                            41..=50 => Severity::Error,
+                            _ => Severity::Critical,
+                        }
+                    } else {
+                        Severity::from_number(n)
+                    }
+                }),
+                _ => None,
+            };
+            if let Some(s) = found.filter(|s| *s != Severity::Default) {
+                return (s, SeveritySource::Payload);
+            }
+        }
+    }
+    if let Some(h) = http {
+        if h.status >= 500 {
+            return (Severity::Error, SeveritySource::HttpStatus);
+        }
+        if h.status >= 400 {
+            return (Severity::Warning, SeveritySource::HttpStatus);
+        }
+    }
+    if let Some(s) = severity_from_text(message) {
+        return (s, SeveritySource::Text);
+    }
+    (Severity::Default, SeveritySource::None)
+}
+
+fn level_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        // A level word near the start of the first line, after an optional timestamp or
+        // bracketed prefix: `[ERROR] x`, `ERROR: x`, `2025-01-01 10:00:00,1 WARN x`,
+        // `[2025-12-01 22:50:40,589] [ERROR] [mod] x`, glog `E0102 12:00:00.1 ...`.
+        Regex::new(
+            r"^\s*(?:[\[(]?[0-9][0-9:./,T+ Z-]*[\])]?\s+){0,2}(?:\[[^\]\s]{1,40}\]\s*)?[\[(]?(?P<lvl>EMERGENCY|ALERT|CRITICAL|FATAL|PANIC|SEVERE|ERROR|ERR|WARNING|WARN|NOTICE|INFO|DEBUG|TRACE)\b|^\s*(?P<low>fatal|panic|error|warning)(?:\s+error)?:|^(?P<glog>[EWF])[0-9]{4} [0-9:.]+",
+        )
+        .expect("the level regex is a valid literal")
+    })
+}
+
+/// Severity from the text itself: a level prefix, a traceback, a Go panic.
+pub fn severity_from_text(message: &str) -> Option<Severity> {
+    let first = message.lines().next().unwrap_or("");
+    if let Some(c) = level_regex().captures(first) {
+        if let Some(l) = c.name("lvl") {
+            return Severity::parse_name(l.as_str());
+        }
+        if let Some(l) = c.name("low") {
+            return Some(match l.as_str() {
+                "fatal" | "panic" => Severity::Critical,
+                "warning" => Severity::Warning,
+                _ => Severity::Error,
+            });
+        }
+        if let Some(g) = c.name("glog") {
+            return Some(match g.as_str() {
+                "E" => Severity::Error,
+                "W" => Severity::Warning,
+                _ => Severity::Critical,
+            });
+        }
+    }
+    if first.starts_with("Traceback (most recent call last)")
+        || message.contains("\nTraceback (most recent call last)")
+        || first.starts_with("Exception in thread")
+        || first.starts_with("Unhandled exception")
+        || first.starts_with("UnhandledPromiseRejection")
+    {
+        return Some(Severity::Error);
+    }
+    None
+}
+
+fn text_time_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^\s*\[?(\d{4}[-/]\d{2}[-/]\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?")
+            .expect("the text timestamp regex is a valid literal")
+    })
+}
+
+/// A leading timestamp on a plain-text line, read as UTC when it carries no offset.
+pub fn timestamp_from_text(line: &str) -> Option<DateTime<Utc>> {
+    let c = text_time_regex().captures(line)?;
+    let date = c.get(1)?.as_str().replace('/', "-");
+    let time = c.get(2)?.as_str();
+    let frac = c
+        .get(3)
+        .map_or(String::new(), |f| format!(".{}", f.as_str()));
+    let offset = match c.get(4).map(|m| m.as_str()) {
+        None | Some("Z") => "Z".to_string(),
+        Some(o) if o.contains(':') => o.to_string(),
+        Some(o) => format!("{}:{}", &o[..3], &o[3..]),
+    };
+    parse_time(&format!("{date}T{time}{frac}{offset}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(json: &str) -> Entry {
+        Entry::from_raw(1, serde_json::from_str(json).unwrap())
+    }
+
+    #[test]
+    fn severity_falls_back_through_payload_http_and_text() {
+        assert_eq!(
+            raw(r#"{"severity":"ERROR","textPayload":"x"}"#).severity,
+            Severity::Error
+        );
+        let e = raw(r#"{"jsonPayload":{"level":"ERROR","message":"boom"}}"#);
+        assert_eq!(
+            (e.severity, e.severity_source),
+            (Severity::Error, SeveritySource::Payload)
+        );
+        assert_eq!(e.message, "boom");
+        let e = raw(r#"{"httpRequest":{"status":503}}"#);
+        assert_eq!(
+            (e.severity, e.severity_source),
+            (Severity::Error, SeveritySource::HttpStatus)
+        );
+        assert_eq!(
+            raw(r#"{"httpRequest":{"status":"404"}}"#).severity,
+            Severity::Warning
+        );
+        assert_eq!(
+            raw(r#"{"textPayload":"[ERROR] DOCX failed"}"#).severity,
+            Severity::Error
+        );
+        assert_eq!(
+            raw(r#"{"textPayload":"panic: runtime error"}"#).severity,
+            Severity::Critical
+        );
+        assert_eq!(
+            raw(r#"{"textPayload":"2025-11-03 10:15:02,114 WARN [w] slow"}"#).severity,
+            Severity::Warning
+        );
+        assert_eq!(
+            raw(r#"{"textPayload":"[2025-12-01 22:50:40,589] [ERROR] [pipeline] failed"}"#)
+                .severity,
+            Severity::Error
+        );
+        assert_eq!(
+            raw(r#"{"textPayload":"Traceback (most recent call last):\n  File \"a.py\""}"#)
+                .severity,
+            Severity::Error
+        );
+        assert_eq!(
+            raw(r#"{"textPayload":"all good"}"#).severity,
+            Severity::Default
+        );
+        assert_eq!(
+            raw(r#"{"severity":300,"textPayload":"n"}"#).severity,
+            Severity::Notice
+        );
+    }
+
+    #[test]
+    fn message_comes_from_every_payload_kind() {
+        assert_eq!(raw(r#"{"jsonPayload":{"msg":"m"}}"#).message, "m");
+        assert_eq!(
+            raw(r#"{"jsonPayload":{"message":"m","stack_trace":"E: x\n  at f"}}"#).message,
+            "m\nE: x\n  at f"
+        );
+        assert_eq!(
+            raw(r#"{"protoPayload":{"status":{"code":9,"message":"Ready condition false"}}}"#)
+                .message,
+            "Ready condition false"
+        );
+        assert_eq!(raw(r#"{"jsonPayload":{"a":1}}"#).message, r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn resource_labels_and_ids_are_read() {
+        let e = raw(
+            r#"{"logName":"projects/p/logs/run.googleapis.com%2Fstderr","resource":{"type":"cloud_run_revision",
+            "labels":{"service_name":"api","revision_name":"api-0001","location":"us-central1"}},
+            "labels":{"instanceId":"00ab"},"trace":"projects/p/traces/abc","errorGroups":[{"id":"G1"}],
+            "sourceLocation":{"file":"a.py","line":"42","function":"f"},"timestamp":"2025-01-01T00:00:00.123456789Z",
+            "httpRequest":{"requestMethod":"GET","status":500,"latency":"0.25s"}}"#,
+        );
+        assert_eq!(e.service.as_deref(), Some("api"));
+        assert_eq!(e.revision.as_deref(), Some("api-0001"));
+        assert_eq!(e.instance.as_deref(), Some("00ab"));
+        assert_eq!(e.trace.as_deref(), Some("abc"));
+        assert_eq!(e.error_group.as_deref(), Some("G1"));
+        assert_eq!(e.log_id, "run.googleapis.com/stderr");
+        assert_eq!(e.source_location.as_deref(), Some("a.py:42 (f)"));
+        assert_eq!(e.http.as_ref().map(|h| h.latency_ms), Some(Some(250.0)));
+        assert!(e.timestamp.is_some());
+        assert!(e.is_request_log());
+    }
+
+    #[test]
+    fn text_lines_get_time_and_level() {
+        let e = Entry::from_text(3, "2025-11-03 10:15:02,114 ERROR [worker] failed\r\n");
+        assert_eq!(e.severity, Severity::Error);
+        assert_eq!(e.message, "2025-11-03 10:15:02,114 ERROR [worker] failed");
+        assert_eq!(
+            e.timestamp.map(|t| t.to_rfc3339()),
+            Some("2025-11-03T10:15:02.114+00:00".into())
+        );
+        assert_eq!(
+            Entry::from_text(1, "INFO:     1.2.3.4 - GET /").severity,
+            Severity::Info
+        );
+    }
+}

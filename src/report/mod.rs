@@ -1,0 +1,535 @@
+//! The report context: ONE serialisable structure that `--format json` prints, the
+//! tera templates render and the sinks read. Every field is documented in
+//! `templates/README.md`; `SCHEMA_VERSION` changes when a field changes meaning.
+
+pub mod filters;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::cluster::{Cluster, Counts, Exemplar, HttpImpact};
+use crate::entry::Severity;
+use crate::error::{Error, Result, one_line};
+use crate::rank::Score;
+use crate::redact::redact;
+use crate::signature::SignatureKind;
+use crate::signature::rules::{RuleSet, render};
+
+/// Version of the context's shape.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Name of the built-in five-whys template.
+pub const FIVE_WHYS: &str = "five-whys.md";
+/// The built-in five-whys template.
+pub const FIVE_WHYS_TEMPLATE: &str = include_str!("../../templates/five-whys.md.tera");
+
+/// A name with a count.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NameCount {
+    /// The name.
+    pub name: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// The time span the clustered entries cover.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Window {
+    /// Earliest clustered timestamp.
+    pub start: Option<DateTime<Utc>>,
+    /// Latest clustered timestamp.
+    pub end: Option<DateTime<Utc>>,
+    /// Length in minutes (rounded up), 0 without timestamps.
+    pub minutes: i64,
+}
+
+/// Counts over the whole input.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    /// Raw entries in the input (before split traces are joined), malformed ones included.
+    pub entries_read: u64,
+    /// Malformed entries skipped.
+    pub entries_skipped: u64,
+    /// Raw entries folded into the entry that started them (split stack traces).
+    pub entries_joined: u64,
+    /// Entries counted in a cluster (5xx request logs used as evidence included).
+    pub entries_clustered: u64,
+    /// Entries below `--min-severity`.
+    pub entries_below_threshold: u64,
+    /// 5xx request logs linked to an application error cluster.
+    pub http_5xx_linked: u64,
+    /// Clusters found.
+    pub clusters_total: usize,
+    /// Clusters in `clusters` (at most `--top`).
+    pub clusters_shown: usize,
+    /// Clusters per severity.
+    pub clusters_by_severity: BTreeMap<String, usize>,
+    /// Services with clustered entries.
+    pub services: Vec<NameCount>,
+    /// The window covered.
+    pub window: Window,
+}
+
+/// The settings that shaped the report (so a reader can reproduce it).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportSettings {
+    /// `--top`.
+    pub top: usize,
+    /// `--min-severity`.
+    pub min_severity: Severity,
+    /// `--fail-on`, if set.
+    pub fail_on: Option<Severity>,
+}
+
+/// The signature behind a cluster.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureView {
+    /// `rule`, `stack`, `template` or `http`.
+    pub kind: SignatureKind,
+    /// The key hashed into the fingerprint (redacted).
+    pub key: String,
+    /// Exception type (stack signatures).
+    pub exception: Option<String>,
+    /// Innermost application frame (stack signatures).
+    pub frame: Option<String>,
+    /// Rule captures.
+    pub captures: BTreeMap<String, String>,
+}
+
+/// Whether a "why" is seen in the logs or inferred.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WhyKind {
+    /// Seen in the logs, with evidence.
+    Observed,
+    /// Suggested by the matching rule; not proven by the logs.
+    Hypothesis,
+    /// Not established: the evidence stops here.
+    Open,
+}
+
+/// One step of the five whys.
+#[derive(Debug, Clone, Serialize)]
+pub struct Why {
+    /// The question.
+    pub question: String,
+    /// The answer.
+    pub answer: String,
+    /// Observed, hypothesis or open.
+    pub kind: WhyKind,
+    /// Evidence: counts, insertIds, timestamps (observed), or the rule id (hypothesis).
+    pub evidence: Vec<String>,
+}
+
+/// One ranked cluster as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterView {
+    /// 1-based rank.
+    pub rank: usize,
+    /// Short stable hash of the signature.
+    pub fingerprint: String,
+    /// One-line title (redacted).
+    pub title: String,
+    /// Highest severity.
+    pub severity: Severity,
+    /// Number of entries.
+    pub count: u64,
+    /// Earliest occurrence.
+    pub first_seen: Option<DateTime<Utc>>,
+    /// Latest occurrence.
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Services with counts, most first.
+    pub services: Vec<NameCount>,
+    /// Revisions with counts, most first.
+    pub revisions: Vec<NameCount>,
+    /// Locations with counts, most first.
+    pub locations: Vec<NameCount>,
+    /// Distinct instances.
+    pub instances: usize,
+    /// Matching rule id, or null for fallback signatures.
+    pub rule: Option<String>,
+    /// Rule category.
+    pub category: Option<String>,
+    /// Rule tags.
+    pub tags: Vec<String>,
+    /// How the signature was formed.
+    pub signature: SignatureView,
+    /// Explainable score.
+    pub score: Score,
+    /// One sentence: why this cluster ranks where it does.
+    pub why_ranked: String,
+    /// A few example entries (earliest first, then the latest), redacted.
+    pub exemplars: Vec<Exemplar>,
+    /// HTTP 5xx failures linked to this cluster (or, for request clusters, its own).
+    pub http_failures: HttpImpact,
+    /// Error Reporting group ids seen.
+    pub error_groups: Vec<String>,
+    /// Source locations with counts.
+    pub source_locations: Vec<NameCount>,
+    /// Raw entries joined into this cluster's entries.
+    pub joined_lines: u64,
+    /// The five whys, as far as the evidence goes.
+    pub whys: Vec<Why>,
+    /// Where to look / how to fix (from the rule).
+    pub hints: Vec<String>,
+    /// A Logs Explorer link, when the project is known (Cloud Logging source).
+    pub logs_explorer_url: Option<String>,
+}
+
+/// The whole report context.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Shape version.
+    pub schema_version: u32,
+    /// `gcp-triage` and its version.
+    pub tool: String,
+    /// Inputs read (paths, `-` for stdin).
+    pub inputs: Vec<String>,
+    /// True when reading stopped early; the report covers what was read.
+    pub partial: bool,
+    /// Why it is partial.
+    pub partial_reason: Option<String>,
+    /// Counts over the input.
+    pub summary: Summary,
+    /// Settings that shaped it.
+    pub settings: ReportSettings,
+    /// Top clusters in rank order.
+    pub clusters: Vec<ClusterView>,
+}
+
+fn sorted_counts(map: &BTreeMap<String, u64>) -> Vec<NameCount> {
+    let mut v: Vec<NameCount> = map
+        .iter()
+        .map(|(n, c)| NameCount {
+            name: n.clone(),
+            count: *c,
+        })
+        .collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+    v
+}
+
+fn time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(
+        || "unknown time".to_string(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    )
+}
+
+fn ids(exemplars: &[Exemplar]) -> Vec<String> {
+    exemplars
+        .iter()
+        .map(|e| match &e.insert_id {
+            Some(id) => format!("insertId {id} at {}", time(e.timestamp)),
+            None => format!("entry #{} at {}", e.position, time(e.timestamp)),
+        })
+        .collect()
+}
+
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// The five whys for one cluster: observed steps first, the rule's hypotheses next,
+/// and an explicit stop where the evidence ends.
+fn build_whys(c: &Cluster, exemplars: &[Exemplar], rules: &RuleSet) -> Vec<Why> {
+    let mut whys = Vec::new();
+    let title = c.title();
+    let http = &c.http;
+    if http.count > 0 && !c.is_http() {
+        let statuses: Vec<String> = http
+            .statuses
+            .iter()
+            .map(|(s, n)| format!("{s}×{n}"))
+            .collect();
+        let routes: Vec<String> = sorted_counts(&http.routes)
+            .iter()
+            .take(3)
+            .map(|r| r.name.clone())
+            .collect();
+        let mut evidence: Vec<String> = http
+            .examples
+            .iter()
+            .take(3)
+            .map(|e| {
+                format!(
+                    "request insertId {} at {} ({} {}, linked by {})",
+                    e.insert_id.as_deref().unwrap_or("-"),
+                    time(e.timestamp),
+                    e.method,
+                    e.status,
+                    e.linked_by
+                )
+            })
+            .collect();
+        if let Some(ua) = sorted_counts(&http.user_agents).first() {
+            evidence.push(format!(
+                "most frequent user agent: {} ({}×)",
+                ua.name, ua.count
+            ));
+        }
+        whys.push(Why {
+            question: format!("Why did requests fail with HTTP {}?", statuses.join(", ")),
+            answer: format!(
+                "{} on {} are linked to this error ({} by trace, {} by instance and time).",
+                plural(http.count, "5xx response"),
+                routes.join(", "),
+                http.linked_by_trace,
+                http.linked_by_instance
+            ),
+            kind: WhyKind::Observed,
+            evidence,
+        });
+    }
+    let revisions: Vec<String> = sorted_counts(&c.revisions)
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    whys.push(Why {
+        question: format!("Why is \"{title}\" reported?"),
+        answer: format!(
+            "It was logged {} between {} and {}{}.",
+            plural(c.count, "time"),
+            time(c.first_seen),
+            time(c.last_seen),
+            if revisions.is_empty() {
+                String::new()
+            } else {
+                format!(" on revision(s) {}", revisions.join(", "))
+            }
+        ),
+        kind: WhyKind::Observed,
+        evidence: ids(exemplars),
+    });
+    let sig = &c.signature;
+    let location = sig.frame.clone().or_else(|| {
+        sorted_counts(&c.source_locations)
+            .first()
+            .map(|l| l.name.clone())
+    });
+    if let Some(loc) = location {
+        whys.push(Why {
+            question: "Where is it raised?".to_string(),
+            answer: match &sig.exception {
+                Some(exc) => {
+                    format!("{exc} is raised in {loc} (innermost application frame of the trace).")
+                }
+                None => format!("At {loc} (the entries' source location)."),
+            },
+            kind: WhyKind::Observed,
+            evidence: exemplars
+                .iter()
+                .take(1)
+                .filter_map(|e| e.insert_id.clone())
+                .map(|i| format!("insertId {i}"))
+                .collect(),
+        });
+    }
+    if let Some(rule) = sig.rule.and_then(|i| rules.rules().get(i)) {
+        for hypothesis in &rule.whys {
+            if whys.len() >= 5 {
+                break;
+            }
+            whys.push(Why {
+                question: "Why would that happen?".to_string(),
+                answer: render(hypothesis, &sig.captures),
+                kind: WhyKind::Hypothesis,
+                evidence: vec![format!("rule {}", rule.id)],
+            });
+        }
+    }
+    if whys.len() < 5 {
+        whys.push(Why {
+            question: "Why, at the root?".to_string(),
+            answer: "Not established from the logs: the evidence stops here. Check the code at the location above and what changed in the deploy.".to_string(),
+            kind: WhyKind::Open,
+            evidence: Vec::new(),
+        });
+    }
+    whys
+}
+
+/// Everything the report is built from.
+pub struct ReportInput<'a> {
+    /// Ranked clusters.
+    pub ranked: Vec<(Cluster, Score)>,
+    /// Counters from the clusterer.
+    pub counts: Counts,
+    /// Raw entries read.
+    pub entries_read: u64,
+    /// Malformed entries skipped.
+    pub entries_skipped: u64,
+    /// Inputs.
+    pub inputs: Vec<String>,
+    /// Why reading stopped early, if it did.
+    pub partial_reason: Option<String>,
+    /// Settings.
+    pub settings: ReportSettings,
+    /// Rules (for whys and hints).
+    pub rules: &'a RuleSet,
+}
+
+/// Builds the report context.
+pub fn build(input: ReportInput<'_>) -> Report {
+    let ReportInput {
+        ranked,
+        counts,
+        entries_read,
+        entries_skipped,
+        inputs,
+        partial_reason,
+        settings,
+        rules,
+    } = input;
+    let start = ranked.iter().filter_map(|(c, _)| c.first_seen).min();
+    let end = ranked.iter().filter_map(|(c, _)| c.last_seen).max();
+    let minutes = match (start, end) {
+        (Some(s), Some(e)) => ((e - s).num_seconds() + 59) / 60,
+        _ => 0,
+    };
+    let mut services: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_sev: BTreeMap<String, usize> = BTreeMap::new();
+    for (c, _) in &ranked {
+        for (s, n) in &c.services {
+            *services.entry(s.clone()).or_default() += n;
+        }
+        *by_sev.entry(c.severity.to_string()).or_default() += 1;
+    }
+    let total = ranked.len();
+    let clusters: Vec<ClusterView> = ranked
+        .into_iter()
+        .take(settings.top)
+        .enumerate()
+        .map(|(i, (c, score))| view(i + 1, &c, score, rules))
+        .collect();
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: format!("gcp-triage {}", env!("CARGO_PKG_VERSION")),
+        inputs,
+        partial: partial_reason.is_some(),
+        partial_reason,
+        summary: Summary {
+            entries_read,
+            entries_skipped,
+            entries_joined: counts.joined,
+            entries_clustered: counts.clustered,
+            entries_below_threshold: counts.below_threshold,
+            http_5xx_linked: counts.http_linked,
+            clusters_total: total,
+            clusters_shown: clusters.len(),
+            clusters_by_severity: by_sev,
+            services: sorted_counts(&services),
+            window: Window {
+                start,
+                end,
+                minutes,
+            },
+        },
+        settings,
+        clusters,
+    }
+}
+
+fn view(rank: usize, c: &Cluster, score: Score, rules: &RuleSet) -> ClusterView {
+    let mut exemplars = c.early.clone();
+    for ex in &c.late {
+        if !exemplars
+            .iter()
+            .any(|e| e.position == ex.position && e.insert_id == ex.insert_id)
+        {
+            exemplars.push(ex.clone());
+        }
+    }
+    let rule = c.signature.rule.and_then(|i| rules.rules().get(i));
+    let whys = build_whys(c, &exemplars, rules);
+    let top_parts: Vec<String> = {
+        let mut parts: Vec<_> = score.parts.iter().filter(|p| p.points > 0.0).collect();
+        parts.sort_by(|a, b| b.points.total_cmp(&a.points));
+        parts
+            .iter()
+            .map(|p| format!("{} (+{})", p.reason, p.points))
+            .collect()
+    };
+    let sig = &c.signature;
+    ClusterView {
+        rank,
+        title: c.title(),
+        fingerprint: c.fingerprint.clone(),
+        severity: c.severity,
+        count: c.count,
+        first_seen: c.first_seen,
+        last_seen: c.last_seen,
+        services: sorted_counts(&c.services),
+        revisions: sorted_counts(&c.revisions),
+        locations: sorted_counts(&c.locations),
+        instances: c.instances.len(),
+        rule: rule.map(|r| r.id.clone()),
+        category: rule.and_then(|r| r.category.clone()),
+        tags: rule.map(|r| r.tags.clone()).unwrap_or_default(),
+        signature: SignatureView {
+            kind: sig.kind,
+            key: redact(&sig.key).into_owned(),
+            exception: sig.exception.clone(),
+            frame: sig.frame.clone(),
+            captures: sig
+                .captures
+                .iter()
+                .map(|(k, v)| (k.clone(), redact(v).into_owned()))
+                .collect(),
+        },
+        why_ranked: format!("Score {}: {}.", score.total, top_parts.join(", ")),
+        score,
+        exemplars,
+        http_failures: c.http.clone(),
+        error_groups: c.error_groups.iter().cloned().collect(),
+        source_locations: sorted_counts(&c.source_locations),
+        joined_lines: c.joined_lines,
+        whys,
+        hints: rule
+            .map(|r| r.hints.iter().map(|h| render(h, &sig.captures)).collect())
+            .unwrap_or_default(),
+        logs_explorer_url: None,
+    }
+}
+
+/// Renders the report through a template: the built-in one, or a user's file.
+pub struct Renderer {
+    tera: tera::Tera,
+    name: String,
+}
+
+fn tera_error(name: &str, e: &tera::Error) -> Error {
+    Error::Template {
+        name: name.to_string(),
+        detail: one_line(e),
+    }
+}
+
+impl Renderer {
+    /// The built-in five-whys template, or `template` (name, text) instead.
+    pub fn new(template: Option<(String, String)>) -> Result<Renderer> {
+        let mut tera = tera::Tera::default();
+        tera.autoescape_on(Vec::new());
+        tera.register_filter("fence", filters::fence);
+        tera.register_filter("md", filters::md);
+        let (name, text) =
+            template.unwrap_or_else(|| (FIVE_WHYS.to_string(), FIVE_WHYS_TEMPLATE.to_string()));
+        tera.add_raw_template(&name, &text)
+            .map_err(|e| tera_error(&name, &e))?;
+        Ok(Renderer { tera, name })
+    }
+
+    /// Renders the report.
+    pub fn render(&self, report: &Report) -> Result<String> {
+        let ctx = tera::Context::from_serialize(report).map_err(|e| tera_error(&self.name, &e))?;
+        self.tera
+            .render(&self.name, &ctx)
+            .map_err(|e| tera_error(&self.name, &e))
+    }
+}

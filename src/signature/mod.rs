@@ -1,0 +1,210 @@
+//! Signatures: what makes two entries "the same problem".
+//!
+//! Rules first (one `RegexSet` pass, then captures from the winning rule), the
+//! fallback second (stack-aware, or a masked template), and request logs by method,
+//! route and status. The fingerprint is a short hash of the signature key: xxh3-64 of
+//! UTF-8 bytes, a fixed algorithm, so it is the same across runs, versions and machines.
+
+pub mod fallback;
+pub mod rules;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::entry::{Entry, HttpInfo, Severity};
+use fallback::{Fallback, first_line, mask_line, truncate_chars};
+use rules::{RuleSet, render};
+
+/// How a signature was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureKind {
+    /// A rule matched.
+    Rule,
+    /// A stack trace: exception type + innermost application frame.
+    Stack,
+    /// A masked message template.
+    Template,
+    /// A request log: method, route, status.
+    Http,
+}
+
+/// The signature of one entry.
+#[derive(Debug, Clone)]
+pub struct Signature {
+    /// The key the fingerprint hashes.
+    pub key: String,
+    /// Short stable hash of `key`.
+    pub fingerprint: String,
+    /// How it was obtained.
+    pub kind: SignatureKind,
+    /// Index of the matching rule in the rule set.
+    pub rule: Option<usize>,
+    /// Human title (not yet redacted).
+    pub title: String,
+    /// Rule captures.
+    pub captures: BTreeMap<String, String>,
+    /// Exception type, for stack signatures.
+    pub exception: Option<String>,
+    /// Innermost application frame, for stack signatures.
+    pub frame: Option<String>,
+    /// The rule's severity, used when the entry says nothing.
+    pub severity_floor: Option<Severity>,
+}
+
+/// A short stable hash of a signature key: 12 hex digits of xxh3-64.
+pub fn fingerprint(key: &str) -> String {
+    let h = xxhash_rust::xxh3::xxh3_64(key.as_bytes());
+    format!("{h:016x}")[..12].to_string()
+}
+
+/// The path of a request URL with id-like segments masked and no query.
+pub fn route(url: &str) -> String {
+    let no_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = if url.contains("://") {
+        no_scheme.find('/').map_or("/", |i| &no_scheme[i..])
+    } else {
+        no_scheme
+    };
+    let path = path.split(['?', '#']).next().unwrap_or("/");
+    let masked: Vec<&str> = path
+        .split('/')
+        .map(|seg| {
+            if seg.bytes().any(|b| b.is_ascii_digit()) || seg.len() > 40 {
+                "<*>"
+            } else {
+                seg
+            }
+        })
+        .collect();
+    let joined = masked.join("/");
+    if joined.is_empty() {
+        "/".to_string()
+    } else {
+        joined
+    }
+}
+
+/// Signs a request log by method, route and status.
+pub fn sign_request(http: &HttpInfo) -> Signature {
+    let route = route(&http.url);
+    let method = if http.method.is_empty() {
+        "?"
+    } else {
+        http.method.as_str()
+    };
+    let key = format!("http:{method} {route} {}", http.status);
+    Signature {
+        fingerprint: fingerprint(&key),
+        key,
+        kind: SignatureKind::Http,
+        rule: None,
+        title: format!("HTTP {} on {method} {route}", http.status),
+        captures: BTreeMap::new(),
+        exception: None,
+        frame: None,
+        severity_floor: None,
+    }
+}
+
+/// Signs one entry: request logs by route, others by rules then the fallback.
+pub fn sign(rules: &RuleSet, entry: &Entry) -> Signature {
+    if entry.is_request_log()
+        && let Some(http) = &entry.http
+    {
+        return sign_request(http);
+    }
+    sign_message(rules, &entry.message)
+}
+
+/// Signs a message: the best rule, else the fallback.
+pub fn sign_message(rules: &RuleSet, message: &str) -> Signature {
+    if let Some(m) = rules.find(message) {
+        let rule = m.rule;
+        let key = match &rule.fingerprint {
+            Some(t) => format!("rule:{}:{}", rule.id, render(t, &m.captures)),
+            None => format!("rule:{}", rule.id),
+        };
+        let index = rules.rules().iter().position(|r| r.id == rule.id);
+        return Signature {
+            fingerprint: fingerprint(&key),
+            key,
+            kind: SignatureKind::Rule,
+            rule: index,
+            title: truncate_chars(&render(&rule.title, &m.captures), 160),
+            severity_floor: rule.severity,
+            captures: m.captures,
+            exception: None,
+            frame: None,
+        };
+    }
+    let fb = fallback::fallback(message);
+    let key = fb.key();
+    match fb {
+        Fallback::Stack {
+            exception,
+            headline,
+            frame,
+            ..
+        } => Signature {
+            fingerprint: fingerprint(&key),
+            key,
+            kind: SignatureKind::Stack,
+            rule: None,
+            title: truncate_chars(&headline, 160),
+            captures: BTreeMap::new(),
+            exception: Some(exception),
+            frame,
+            severity_floor: None,
+        },
+        Fallback::Template(t) => {
+            let title = if t.is_empty() {
+                mask_line(first_line(message))
+            } else {
+                t.clone()
+            };
+            Signature {
+                fingerprint: fingerprint(&key),
+                key,
+                kind: SignatureKind::Template,
+                rule: None,
+                title: if title.is_empty() {
+                    "(empty message)".to_string()
+                } else {
+                    truncate_chars(&title, 160)
+                },
+                captures: BTreeMap::new(),
+                exception: None,
+                frame: None,
+                severity_floor: None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_are_fixed_values() {
+        // Pinned: a change here changes every user's fingerprints.
+        assert_eq!(
+            fingerprint("rule:python-coroutine-attribute:get"),
+            fingerprint("rule:python-coroutine-attribute:get")
+        );
+        assert_eq!(fingerprint("template:x").len(), 12);
+        assert_eq!(fingerprint(""), "2d06800538d3");
+    }
+
+    #[test]
+    fn routes_mask_ids_and_drop_queries() {
+        assert_eq!(
+            route("https://h.run.app/api/users/42/orders?x=1"),
+            "/api/users/<*>/orders"
+        );
+        assert_eq!(route("https://h.run.app"), "/");
+        assert_eq!(route("/ws"), "/ws");
+    }
+}

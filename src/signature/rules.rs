@@ -1,0 +1,444 @@
+//! Rule packs: TOML `[[rule]]` tables deserialised into plain structs, validated (every
+//! problem reported at once, with file and rule id) and compiled into one `RegexSet`.
+//!
+//! Built-in packs are embedded in the binary; `--rules DIR` adds packs and replaces
+//! built-in rules that share an id. Format: `rules/README.md`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use regex::{Regex, RegexSet};
+use serde::Deserialize;
+
+use crate::entry::Severity;
+use crate::error::{Error, Result};
+
+/// The built-in packs, embedded: (file name, contents).
+pub const BUILTIN_PACKS: &[(&str, &str)] = &[
+    ("auth.toml", include_str!("../../rules/auth.toml")),
+    ("cloud-run.toml", include_str!("../../rules/cloud-run.toml")),
+    ("go.toml", include_str!("../../rules/go.toml")),
+    ("grpc.toml", include_str!("../../rules/grpc.toml")),
+    ("http.toml", include_str!("../../rules/http.toml")),
+    ("node.toml", include_str!("../../rules/node.toml")),
+    ("python.toml", include_str!("../../rules/python.toml")),
+    ("redis.toml", include_str!("../../rules/redis.toml")),
+    ("websocket.toml", include_str!("../../rules/websocket.toml")),
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackFile {
+    #[serde(default)]
+    rule: Vec<RuleDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleDef {
+    id: String,
+    title: String,
+    pattern: String,
+    severity: Option<String>,
+    category: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    priority: i64,
+    fingerprint: Option<String>,
+    #[serde(default)]
+    whys: Vec<String>,
+    #[serde(default)]
+    hints: Vec<String>,
+    #[serde(default)]
+    examples: Vec<String>,
+    #[serde(default)]
+    counter_examples: Vec<String>,
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Stable kebab-case id.
+    pub id: String,
+    /// Title template over captures.
+    pub title: String,
+    /// The pattern as written.
+    pub pattern: String,
+    /// The compiled pattern (for captures).
+    pub regex: Regex,
+    /// Severity used when the entry itself says nothing.
+    pub severity: Option<Severity>,
+    /// Free-form category.
+    pub category: Option<String>,
+    /// Free-form tags.
+    pub tags: Vec<String>,
+    /// Higher wins when several rules match.
+    pub priority: i64,
+    /// Template over captures appended to the id to form the signature key.
+    pub fingerprint: Option<String>,
+    /// Five-whys hypotheses.
+    pub whys: Vec<String>,
+    /// Where to look / how to fix.
+    pub hints: Vec<String>,
+    /// Messages that must match.
+    pub examples: Vec<String>,
+    /// Messages that must not match.
+    pub counter_examples: Vec<String>,
+    /// The pack the rule came from (file name or path).
+    pub origin: String,
+}
+
+/// All rules, compiled into one `RegexSet`.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    set: RegexSet,
+}
+
+/// A rule that matched a message, with its captures.
+#[derive(Debug, Clone)]
+pub struct RuleMatch<'r> {
+    /// The rule.
+    pub rule: &'r Rule,
+    /// Named captures, sorted by name.
+    pub captures: BTreeMap<String, String>,
+}
+
+impl RuleSet {
+    /// Built-in packs plus every `*.toml` in each folder (or file) of `extra`.
+    pub fn load(builtin: bool, extra: &[PathBuf]) -> Result<RuleSet> {
+        let mut packs: Vec<(String, String)> = Vec::new();
+        if builtin {
+            packs.extend(
+                BUILTIN_PACKS
+                    .iter()
+                    .map(|(n, c)| ((*n).to_string(), (*c).to_string())),
+            );
+        }
+        for path in extra {
+            packs.extend(read_pack_dir(path)?);
+        }
+        RuleSet::compile(&packs)
+    }
+
+    /// Parses, validates and compiles packs given as (name, TOML text).
+    pub fn compile(packs: &[(String, String)]) -> Result<RuleSet> {
+        let mut problems = Vec::new();
+        let mut rules: Vec<Rule> = Vec::new();
+        for (name, text) in packs {
+            let pack: PackFile = match toml::from_str(text) {
+                Ok(p) => p,
+                Err(e) => {
+                    problems.push(format!("{name}: {}", one_line_toml(&e)));
+                    continue;
+                }
+            };
+            let mut seen_here = std::collections::BTreeSet::new();
+            for def in pack.rule {
+                if !seen_here.insert(def.id.clone()) {
+                    problems.push(format!(
+                        "{name}: rule \"{}\": duplicate id in the same pack",
+                        def.id
+                    ));
+                    continue;
+                }
+                match build_rule(name, def) {
+                    Ok(rule) => {
+                        // A later pack replaces an earlier rule with the same id.
+                        if let Some(old) = rules.iter_mut().find(|r| r.id == rule.id) {
+                            *old = rule;
+                        } else {
+                            rules.push(rule);
+                        }
+                    }
+                    Err(mut p) => problems.append(&mut p),
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::InvalidRules { problems });
+        }
+        let set = RegexSet::new(rules.iter().map(|r| r.pattern.as_str())).map_err(|e| {
+            Error::InvalidRules {
+                problems: vec![format!("rule set: {e}")],
+            }
+        })?;
+        Ok(RuleSet { rules, set })
+    }
+
+    /// The rules, in load order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The best matching rule: highest priority, then earliest in load order.
+    pub fn find(&self, message: &str) -> Option<RuleMatch<'_>> {
+        let best = self
+            .set
+            .matches(message)
+            .into_iter()
+            .max_by_key(|&i| (self.rules[i].priority, std::cmp::Reverse(i)))?;
+        let rule = &self.rules[best];
+        let caps = rule.regex.captures(message)?;
+        let captures = rule
+            .regex
+            .capture_names()
+            .flatten()
+            .filter_map(|n| {
+                caps.name(n)
+                    .map(|m| (n.to_string(), m.as_str().to_string()))
+            })
+            .collect();
+        Some(RuleMatch { rule, captures })
+    }
+
+    /// Checks every rule's examples and counter-examples against the whole set:
+    /// an example must be claimed by its own rule, a counter-example must not.
+    pub fn check_examples(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for rule in &self.rules {
+            for ex in &rule.examples {
+                match self.find(ex) {
+                    Some(m) if m.rule.id == rule.id => {}
+                    Some(m) => problems.push(format!(
+                        "{}: rule \"{}\": example {:?} is claimed by rule \"{}\"",
+                        rule.origin, rule.id, ex, m.rule.id
+                    )),
+                    None => problems.push(format!(
+                        "{}: rule \"{}\": example {:?} does not match",
+                        rule.origin, rule.id, ex
+                    )),
+                }
+            }
+            for ex in &rule.counter_examples {
+                if rule.regex.is_match(ex) {
+                    problems.push(format!(
+                        "{}: rule \"{}\": counter-example {:?} matches",
+                        rule.origin, rule.id, ex
+                    ));
+                }
+            }
+        }
+        problems
+    }
+}
+
+fn one_line_toml(e: &toml::de::Error) -> String {
+    let msg = e.message();
+    match e.span() {
+        Some(span) => format!("invalid TOML at byte {}: {msg}", span.start),
+        None => format!("invalid TOML: {msg}"),
+    }
+}
+
+fn read_pack_dir(path: &Path) -> Result<Vec<(String, String)>> {
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|source| Error::ReadRules {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    if path.is_file() {
+        return Ok(vec![(path.display().to_string(), read(path)?)]);
+    }
+    let dir = std::fs::read_dir(path).map_err(|source| Error::ReadRules {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = dir
+        .filter_map(std::result::Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| Ok((p.display().to_string(), read(&p)?)))
+        .collect()
+}
+
+fn is_kebab(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-')
+        && !id.ends_with('-')
+}
+
+fn build_rule(origin: &str, def: RuleDef) -> std::result::Result<Rule, Vec<String>> {
+    let mut problems = Vec::new();
+    let at = |what: String| format!("{origin}: rule \"{}\": {what}", def.id);
+    if !is_kebab(&def.id) {
+        problems.push(at("id must be kebab-case (a-z, 0-9, -)".into()));
+    }
+    if def.title.trim().is_empty() {
+        problems.push(at("title is empty".into()));
+    }
+    let severity = def.severity.as_deref().and_then(|s| {
+        let parsed = Severity::parse_name(s);
+        if parsed.is_none() {
+            problems.push(at(format!("unknown severity {s:?}")));
+        }
+        parsed
+    });
+    let regex = match Regex::new(&def.pattern) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            let detail = e
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            problems.push(at(format!("invalid regex: {detail}")));
+            None
+        }
+    };
+    if let Some(re) = &regex {
+        let names: Vec<&str> = re.capture_names().flatten().collect();
+        for template in std::iter::once(&def.title).chain(def.fingerprint.iter()) {
+            for placeholder in placeholders(template) {
+                if !names.contains(&placeholder) {
+                    problems.push(at(format!(
+                        "{{{placeholder}}} is not a named capture of the pattern"
+                    )));
+                }
+            }
+        }
+    }
+    match regex {
+        Some(regex) if problems.is_empty() => Ok(Rule {
+            id: def.id,
+            title: def.title,
+            pattern: def.pattern,
+            regex,
+            severity,
+            category: def.category,
+            tags: def.tags,
+            priority: def.priority,
+            fingerprint: def.fingerprint,
+            whys: def.whys,
+            hints: def.hints,
+            examples: def.examples,
+            counter_examples: def.counter_examples,
+            origin: origin.to_string(),
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// Names inside `{...}` in a template.
+fn placeholders(template: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start + 1..].find('}') else {
+            break;
+        };
+        out.push(&rest[start + 1..start + 1 + len]);
+        rest = &rest[start + 1 + len + 1..];
+    }
+    out
+}
+
+/// Fills `{name}` placeholders from captures (missing ones become empty).
+pub fn render(template: &str, captures: &BTreeMap<String, String>) -> String {
+    let mut out = template.to_string();
+    for name in placeholders(template) {
+        let value = captures.get(name).map_or("", String::as_str);
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pack(text: &str) -> Result<RuleSet> {
+        RuleSet::compile(&[("t.toml".to_string(), text.to_string())])
+    }
+
+    #[test]
+    fn builtin_packs_compile_and_their_examples_hold() {
+        let set = RuleSet::load(true, &[]).unwrap();
+        assert!(set.rules().len() >= 30, "only {} rules", set.rules().len());
+        let problems = set.check_examples();
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        for rule in set.rules() {
+            assert!(
+                rule.examples.len() >= 2,
+                "{}: fewer than two examples",
+                rule.id
+            );
+            assert!(
+                !rule.counter_examples.is_empty(),
+                "{}: no counter-example",
+                rule.id
+            );
+        }
+    }
+
+    #[test]
+    fn bad_regex_names_file_rule_and_error() {
+        let err =
+            pack("[[rule]]\nid = \"bad\"\ntitle = \"t\"\npattern = \"(unclosed\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("t.toml: rule \"bad\": invalid regex"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = pack(
+            "[[rule]]\nid = \"Bad_Id\"\ntitle = \"{nope}\"\npattern = \"x\"\nseverity = \"LOUD\"\n",
+        )
+        .unwrap_err();
+        let Error::InvalidRules { problems } = err else {
+            panic!("wrong error")
+        };
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = pack("[[rule]]\nid = \"a\"\ntitle = \"t\"\npattern = \"x\"\npatern = \"y\"\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn priority_then_load_order_decides() {
+        let set = pack(
+            "[[rule]]\nid = \"a\"\ntitle = \"A\"\npattern = \"boom\"\n[[rule]]\nid = \"b\"\ntitle = \"B {x}\"\npattern = \"boom (?P<x>\\\\w+)\"\npriority = 5\n",
+        )
+        .unwrap();
+        let m = set.find("boom now").unwrap();
+        assert_eq!(m.rule.id, "b");
+        assert_eq!(render(&m.rule.title, &m.captures), "B now");
+        assert_eq!(set.find("boom").unwrap().rule.id, "a");
+    }
+
+    #[test]
+    fn later_pack_overrides_by_id() {
+        let set = RuleSet::compile(&[
+            (
+                "a.toml".into(),
+                "[[rule]]\nid = \"x\"\ntitle = \"old\"\npattern = \"old\"\n".into(),
+            ),
+            (
+                "b.toml".into(),
+                "[[rule]]\nid = \"x\"\ntitle = \"new\"\npattern = \"new\"\n".into(),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(set.rules().len(), 1);
+        assert_eq!(set.find("new").unwrap().rule.title, "new");
+        assert!(set.find("old").is_none());
+    }
+}

@@ -1,0 +1,426 @@
+//! Reads exported logs from files or stdin, streaming: one entry at a time reaches the
+//! callback, and memory does not grow with the file.
+//!
+//! Detection: gzip by magic bytes; BOM (UTF-8, UTF-16LE/BE) decoded to UTF-8; then the
+//! first non-blank byte: `[` a JSON array (streamed element by element), `{` NDJSON
+//! when the first line is a whole value, else concatenated (pretty-printed) values;
+//! anything else is plain text, one entry per line. `{"entries": [...]}` style
+//! wrappers (`entries`, `result`, `logEntries`) are unwrapped.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::path::Path;
+
+use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::entry::{Entry, RawEntry};
+use crate::error::{Error, Result};
+
+/// How to read an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputFormat {
+    /// Detect from the content.
+    #[default]
+    Auto,
+    /// JSON in any of its shapes.
+    Json,
+    /// Plain text, one entry per line.
+    Text,
+}
+
+/// What happened to one raw entry.
+pub enum Item {
+    /// A parsed entry.
+    Entry(Box<Entry>),
+    /// A malformed entry: input position and why.
+    Malformed {
+        /// 1-based position (entry number, or line number for NDJSON and text).
+        index: u64,
+        /// Line number where known (NDJSON), else entry number.
+        line: Option<u64>,
+        /// The parse error.
+        error: serde_json::Error,
+    },
+}
+
+/// Reads one input (`-` is stdin) and hands every raw entry to `on_item`.
+/// `next_index` numbers entries across inputs (1-based) and is advanced.
+pub fn read_input(
+    name: &str,
+    format: InputFormat,
+    next_index: &mut u64,
+    on_item: &mut dyn FnMut(Item) -> Result<()>,
+) -> Result<()> {
+    let raw: Box<dyn Read> = if name == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        let path = Path::new(name);
+        Box::new(File::open(path).map_err(|source| Error::ReadInput {
+            path: name.to_string(),
+            source,
+        })?)
+    };
+    read_stream(name, raw, format, next_index, on_item)
+}
+
+/// Reads any byte stream (used by `read_input` and tests).
+pub fn read_stream(
+    name: &str,
+    raw: Box<dyn Read + '_>,
+    format: InputFormat,
+    next_index: &mut u64,
+    on_item: &mut dyn FnMut(Item) -> Result<()>,
+) -> Result<()> {
+    let io_err = |source| Error::ReadInput {
+        path: name.to_string(),
+        source,
+    };
+    let mut buffered = BufReader::with_capacity(256 * 1024, raw);
+    let head = buffered.fill_buf().map_err(io_err)?;
+    let gz = head.starts_with(&[0x1f, 0x8b]);
+    let plain: Box<dyn Read + '_> = if gz {
+        Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .bom_sniffing(true)
+        .strip_bom(true)
+        .build(plain);
+    let mut reader = BufReader::with_capacity(256 * 1024, decoded);
+    let first = first_significant_byte(&mut reader).map_err(io_err)?;
+    let json_like = first.is_some() && looks_like_json(reader.fill_buf().map_err(io_err)?);
+    let mut ctx = Ctx {
+        name,
+        next_index,
+        on_item,
+    };
+    match (format, first) {
+        (_, None) => Ok(()),
+        (InputFormat::Text, _) => read_text(reader, &mut ctx),
+        (InputFormat::Auto, _) if !json_like => read_text(reader, &mut ctx),
+        (_, Some(b'[')) => read_array(reader, &mut ctx),
+        (_, Some(b'{')) => read_objects(reader, &mut ctx),
+        (_, Some(c)) => Err(Error::ParseInput {
+            path: name.to_string(),
+            index: 1,
+            reason: format!(
+                "expected JSON ('[' or '{{'), found {:?}; use --input-format text for plain logs",
+                c as char
+            ),
+        }),
+    }
+}
+
+/// `[` followed by `{` or `]`, or `{` followed by `"` or `}`: JSON, not a `[ERROR]` line.
+fn looks_like_json(buf: &[u8]) -> bool {
+    let next = buf.iter().skip(1).find(|b| !b.is_ascii_whitespace());
+    matches!(
+        (buf.first(), next),
+        (Some(b'['), Some(b'{' | b']'))
+            | (Some(b'{'), Some(b'"' | b'}'))
+            | (Some(b'[' | b'{'), None)
+    )
+}
+
+struct Ctx<'a> {
+    name: &'a str,
+    next_index: &'a mut u64,
+    on_item: &'a mut dyn FnMut(Item) -> Result<()>,
+}
+
+impl Ctx<'_> {
+    fn take_index(&mut self) -> u64 {
+        *self.next_index += 1;
+        *self.next_index
+    }
+
+    fn entry_json(&mut self, json: &str, line: Option<u64>) -> Result<()> {
+        let index = self.take_index();
+        let item = match serde_json::from_str::<RawEntry>(json) {
+            Ok(raw) => Item::Entry(Box::new(Entry::from_raw(index, raw))),
+            Err(error) => Item::Malformed { index, line, error },
+        };
+        (self.on_item)(item)
+    }
+
+    /// A top-level object: a wrapper of entries, or one entry.
+    fn object(&mut self, json: &str, line: Option<u64>) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Wrapper<'a> {
+            #[serde(borrow, alias = "result", alias = "logEntries")]
+            entries: Option<Vec<&'a RawValue>>,
+        }
+        if let Ok(Wrapper {
+            entries: Some(list),
+        }) = serde_json::from_str::<Wrapper<'_>>(json)
+        {
+            for e in list {
+                self.entry_json(e.get(), line)?;
+            }
+            return Ok(());
+        }
+        self.entry_json(json, line)
+    }
+
+    fn parse_error(&self, index: u64, e: &serde_json::Error) -> Error {
+        Error::ParseInput {
+            path: self.name.to_string(),
+            index,
+            reason: e.to_string(),
+        }
+    }
+}
+
+fn first_significant_byte(r: &mut impl BufRead) -> io::Result<Option<u8>> {
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        if let Some(i) = buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            let b = buf[i];
+            r.consume(i);
+            return Ok(Some(b));
+        }
+        let n = buf.len();
+        r.consume(n);
+    }
+}
+
+fn read_text(mut reader: impl BufRead, ctx: &mut Ctx<'_>) -> Result<()> {
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| Error::ReadInput {
+                path: ctx.name.to_string(),
+                source,
+            })?;
+        if n == 0 {
+            return Ok(());
+        }
+        let line = String::from_utf8_lossy(&buf);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let index = ctx.take_index();
+        (ctx.on_item)(Item::Entry(Box::new(Entry::from_text(index, &line))))?;
+    }
+}
+
+/// NDJSON when the first line is one whole value; otherwise concatenated values.
+fn read_objects(mut reader: impl BufRead, ctx: &mut Ctx<'_>) -> Result<()> {
+    let io_err = |source| Error::ReadInput {
+        path: ctx.name.to_string(),
+        source,
+    };
+    let mut first = Vec::new();
+    reader.read_until(b'\n', &mut first).map_err(io_err)?;
+    let whole_line = serde_json::from_slice::<serde::de::IgnoredAny>(&first).is_ok();
+    if !whole_line {
+        let chained = Cursor::new(first).chain(reader);
+        return read_concatenated(chained, ctx);
+    }
+    let mut line_no = 1u64;
+    let mut buf = first;
+    loop {
+        let text = String::from_utf8_lossy(&buf);
+        let trimmed = text.trim();
+        if !trimmed.is_empty() {
+            if trimmed.starts_with('{') {
+                ctx.object(trimmed, Some(line_no))?;
+            } else {
+                let index = ctx.take_index();
+                let error = serde_json::from_str::<RawEntry>(trimmed)
+                    .err()
+                    .unwrap_or_else(|| de::Error::custom("not a JSON object"));
+                (ctx.on_item)(Item::Malformed {
+                    index,
+                    line: Some(line_no),
+                    error,
+                })?;
+            }
+        }
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf).map_err(io_err)? == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+    }
+}
+
+fn read_concatenated(reader: impl Read, ctx: &mut Ctx<'_>) -> Result<()> {
+    let stream = serde_json::Deserializer::from_reader(reader).into_iter::<Box<RawValue>>();
+    for value in stream {
+        match value {
+            Ok(v) => ctx.object(v.get(), None)?,
+            Err(e) => {
+                let index = *ctx.next_index + 1;
+                return Err(ctx.parse_error(index, &e));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Streams a JSON array element by element.
+fn read_array(reader: impl Read, ctx: &mut Ctx<'_>) -> Result<()> {
+    struct Elements<'c, 'a> {
+        ctx: &'c mut Ctx<'a>,
+        failed: &'c mut Option<Error>,
+    }
+    impl<'de> Visitor<'de> for Elements<'_, '_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an array of log entries")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+            while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
+                if let Err(e) = self.ctx.entry_json(raw.get(), None) {
+                    *self.failed = Some(e);
+                    return Err(de::Error::custom("stopped"));
+                }
+            }
+            Ok(())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Elements<'_, '_> {
+        type Value = ();
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    let mut failed = None;
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let res = Elements {
+        ctx,
+        failed: &mut failed,
+    }
+    .deserialize(&mut de);
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    match res.and_then(|()| de.end()) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let index = *ctx.next_index + 1;
+            Err(ctx.parse_error(index, &e))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(bytes: &[u8], format: InputFormat) -> (Vec<Entry>, Vec<u64>, Result<()>) {
+        let mut entries = Vec::new();
+        let mut bad = Vec::new();
+        let mut idx = 0;
+        let res = read_stream(
+            "t",
+            Box::new(Cursor::new(bytes.to_vec())),
+            format,
+            &mut idx,
+            &mut |item| {
+                match item {
+                    Item::Entry(e) => entries.push(*e),
+                    Item::Malformed { index, .. } => bad.push(index),
+                }
+                Ok(())
+            },
+        );
+        (entries, bad, res)
+    }
+
+    const A: &str = r#"{"textPayload":"a","insertId":"1"}"#;
+    const B: &str = r#"{"textPayload":"b","insertId":"2"}"#;
+
+    #[test]
+    fn every_shape_gives_the_same_entries() {
+        let shapes = [
+            format!("[{A},\n{B}]"),
+            format!("{A}\n{B}\n"),
+            format!("{{\"entries\":[{A},{B}],\"nextPageToken\":\"x\"}}"),
+            "{\n  \"textPayload\": \"a\", \"insertId\": \"1\"\n}\n{\n \"textPayload\": \"b\", \"insertId\": \"2\"}".to_string(),
+        ];
+        for s in shapes {
+            let (entries, bad, res) = read(s.as_bytes(), InputFormat::Auto);
+            res.unwrap();
+            assert!(bad.is_empty());
+            let msgs: Vec<_> = entries.iter().map(|e| e.message.as_str()).collect();
+            assert_eq!(msgs, ["a", "b"], "shape {s}");
+        }
+    }
+
+    #[test]
+    fn utf16_and_bom_are_decoded() {
+        let text = format!("[{A},\r\n{B}]");
+        let mut le = vec![0xff, 0xfe];
+        le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let mut be = vec![0xfe, 0xff];
+        be.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+        let mut u8bom = vec![0xef, 0xbb, 0xbf];
+        u8bom.extend(text.as_bytes());
+        for bytes in [le, be, u8bom] {
+            let (entries, _, res) = read(&bytes, InputFormat::Auto);
+            res.unwrap();
+            assert_eq!(entries.len(), 2);
+        }
+    }
+
+    #[test]
+    fn gzip_is_detected_by_magic() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(format!("{A}\n{B}\n").as_bytes()).unwrap();
+        let (entries, _, res) = read(&gz.finish().unwrap(), InputFormat::Auto);
+        res.unwrap();
+        assert_eq!(entries.len(), 2);
+    }
+
+    #[test]
+    fn malformed_entries_are_reported_with_position() {
+        let (entries, bad, res) = read(
+            format!("{A}\n{{broken\n\"str\"\n{B}\n").as_bytes(),
+            InputFormat::Auto,
+        );
+        res.unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(bad, [2, 3]);
+        let (entries, bad, res) = read(
+            format!("[{A}, 5, {{\"severity\": []}}, {B}]").as_bytes(),
+            InputFormat::Auto,
+        );
+        res.unwrap();
+        assert_eq!(entries.len(), 3, "a wrong-typed severity is lenient");
+        assert_eq!(bad, [2]);
+    }
+
+    #[test]
+    fn broken_array_stops_with_position_and_keeps_entries() {
+        let (entries, _, res) = read(
+            format!("[{A}, {B}, {{\"x\": ").as_bytes(),
+            InputFormat::Auto,
+        );
+        assert_eq!(entries.len(), 2);
+        let err = res.unwrap_err().to_string();
+        assert!(err.starts_with("t: entry 3:"), "{err}");
+    }
+
+    #[test]
+    fn text_is_detected_and_forced() {
+        let (entries, _, res) = read(b"[ERROR] x\nplain\n\n", InputFormat::Auto);
+        res.unwrap();
+        assert_eq!(entries.len(), 2, "'[ERROR] x' is text, not a JSON array");
+        let (entries, _, res) = read(b"[ERROR] x\nplain\n", InputFormat::Text);
+        res.unwrap();
+        assert_eq!(entries.len(), 2);
+        let (entries, _, res) = read(b"hello\nworld\n", InputFormat::Auto);
+        res.unwrap();
+        assert_eq!(entries.len(), 2);
+    }
+}

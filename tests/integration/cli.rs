@@ -1,0 +1,316 @@
+//! The command line as users and CI jobs meet it: exit codes, stdin, gzip, malformed
+//! input, bad rules, bad templates, assignments.
+
+use std::io::Write;
+
+use predicates::prelude::*;
+
+use crate::{bin, sample};
+
+const ENTRY_ERR: &str = r#"{"insertId":"a1","timestamp":"2025-01-01T00:00:00Z","severity":"ERROR","textPayload":"boom: user 42 failed"}"#;
+const ENTRY_ERR2: &str = r#"{"insertId":"a2","timestamp":"2025-01-01T00:01:00Z","severity":"ERROR","textPayload":"boom: user 7 failed"}"#;
+
+#[test]
+fn exit_0_and_1_follow_fail_on() {
+    bin()
+        .args(["analyze", "-"])
+        .write_stdin(format!("{ENTRY_ERR}\n"))
+        .assert()
+        .code(0);
+    bin()
+        .args(["analyze", "--fail-on", "ERROR", "-"])
+        .write_stdin(format!("{ENTRY_ERR}\n"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--fail-on ERROR"));
+    bin()
+        .args(["analyze", "--fail-on", "CRITICAL", "-"])
+        .write_stdin(format!("{ENTRY_ERR}\n"))
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn exit_2_for_usage_bad_rules_and_bad_templates() {
+    bin().args(["analyze"]).assert().code(2);
+    bin()
+        .args(["analyze", "--top", "0", "x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--top"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[[rule]]\nid = \"broken-one\"\ntitle = \"t\"\npattern = \"(unclosed\"\n",
+    )
+    .unwrap();
+    bin()
+        .args(["analyze", "--rules"])
+        .arg(dir.path())
+        .arg(sample("app.log"))
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(
+            "bad.toml: rule \"broken-one\": invalid regex",
+        ));
+    bin()
+        .args(["rules", "check"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("broken-one"));
+    let tpl = dir.path().join("bad.tera");
+    std::fs::write(&tpl, "{% for x in %}").unwrap();
+    bin()
+        .args(["analyze", "--template"])
+        .arg(&tpl)
+        .arg(sample("app.log"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("template").and(predicate::str::contains("bad.tera")));
+    let missing = dir.path().join("nope.tera");
+    bin()
+        .args(["analyze", "--template"])
+        .arg(&missing)
+        .arg(sample("app.log"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nope.tera: cannot read template"));
+}
+
+#[test]
+fn exit_3_for_unreadable_input_and_broken_json_keeps_what_was_read() {
+    bin()
+        .args(["analyze", "/nonexistent/logs.json"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "/nonexistent/logs.json: cannot read input",
+        ));
+    let broken = format!("[{ENTRY_ERR},\n{ENTRY_ERR2},\n{{\"textPayload\": ");
+    let out = bin()
+        .args(["analyze", "--format", "json", "-"])
+        .write_stdin(broken)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["partial"], true);
+    assert_eq!(report["summary"]["entries_read"], 2);
+    assert_eq!(
+        report["clusters"][0]["count"], 2,
+        "what was read is reported"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("-: entry 3:"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn malformed_entries_are_skipped_counted_or_strict() {
+    let input = format!("{ENTRY_ERR}\nnot json at all\n{ENTRY_ERR2}\n");
+    let out = bin()
+        .args(["analyze", "--format", "json", "-"])
+        .write_stdin(input.clone())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["entries_read"], 3);
+    assert_eq!(report["summary"]["entries_skipped"], 1);
+    assert_eq!(report["clusters"][0]["count"], 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("-: line 2: malformed entry skipped"), "{err}");
+    bin()
+        .args(["analyze", "--strict", "-"])
+        .write_stdin(input)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "entry 2: malformed entry (--strict)",
+        ));
+}
+
+#[test]
+fn gzip_and_stdin_read_like_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("export.json.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&std::fs::read(sample("staging-incident.json")).unwrap())
+        .unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let from_gz = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(&gz)
+        .output()
+        .unwrap();
+    let from_stdin = bin()
+        .args(["analyze", "--format", "json", "-"])
+        .write_stdin(std::fs::read(sample("staging-incident.json")).unwrap())
+        .output()
+        .unwrap();
+    let a: serde_json::Value = serde_json::from_slice(&from_gz.stdout).unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&from_stdin.stdout).unwrap();
+    assert_eq!(a["clusters"], b["clusters"]);
+    assert_eq!(a["summary"], b["summary"]);
+}
+
+#[test]
+fn ndjson_and_array_of_the_same_entries_give_the_same_clusters() {
+    let text = std::fs::read_to_string(sample("staging-incident.json")).unwrap();
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let ndjson: String = entries.iter().map(|e| e.to_string() + "\n").collect();
+    let a = bin()
+        .args(["analyze", "--format", "json", "--top", "100"])
+        .arg(sample("staging-incident.json"))
+        .output()
+        .unwrap();
+    let b = bin()
+        .args(["analyze", "--format", "json", "--top", "100", "-"])
+        .write_stdin(ndjson)
+        .output()
+        .unwrap();
+    let a: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&b.stdout).unwrap();
+    assert_eq!(a["clusters"], b["clusters"]);
+}
+
+#[test]
+fn assignments_cover_every_clustered_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("a.csv");
+    let out = bin()
+        .args([
+            "analyze",
+            "--format",
+            "json",
+            "--top",
+            "100",
+            "--assignments",
+        ])
+        .arg(&csv)
+        .arg(sample("app.log"))
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("insert_id,fingerprint"));
+    let rows: Vec<&str> = lines.collect();
+    let s = &report["summary"];
+    let expected = s["entries_clustered"].as_u64().unwrap();
+    let joined_in_clusters: u64 = report["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["joined_lines"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rows.len() as u64, expected + joined_in_clusters);
+    let fps: Vec<&str> = report["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["fingerprint"].as_str().unwrap())
+        .collect();
+    for row in rows {
+        let (pos, fp) = row.split_once(',').unwrap();
+        assert!(
+            pos.parse::<u64>().is_ok(),
+            "text lines are named by position: {row}"
+        );
+        assert!(fps.contains(&fp), "{row}");
+    }
+}
+
+#[test]
+fn rules_explain_shows_the_rule_or_the_template() {
+    bin()
+        .args([
+            "rules",
+            "explain",
+            "WebSocket error: 'coroutine' object has no attribute 'get'",
+        ])
+        .assert()
+        .code(0)
+        .stdout(
+            predicate::str::contains("python-coroutine-attribute")
+                .and(predicate::str::contains("fingerprint")),
+        );
+    bin()
+        .args([
+            "rules",
+            "explain",
+            "order 1234 for bob@example.com shipped to 10.0.0.1",
+        ])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "order <num> for <email> shipped to <ip>",
+        ));
+    bin()
+        .args(["rules", "check"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::starts_with("ok: "));
+}
+
+#[test]
+fn user_rules_override_builtin_ones_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mine.toml"),
+        "[[rule]]\nid = \"python-coroutine-attribute\"\ntitle = \"Our own coroutine title\"\npattern = \"coroutine\"\nexamples = [\"coroutine x\", \"a coroutine\"]\ncounter_examples = [\"nothing\"]\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["analyze", "--format", "json", "--rules"])
+        .arg(dir.path())
+        .arg(sample("staging-incident.json"))
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["clusters"][0]["title"], "Our own coroutine title");
+}
+
+#[test]
+fn table_is_default_and_markdown_and_custom_templates_render() {
+    bin()
+        .args(["analyze"])
+        .arg(sample("staging-incident.json"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("SEVERITY").and(predicate::str::contains("\x1b[").not()));
+    bin()
+        .args(["analyze", "--format", "markdown"])
+        .arg(sample("staging-incident.json"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("### Five whys"));
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = dir.path().join("short.tera");
+    std::fs::write(
+        &tpl,
+        "{% for c in clusters %}{{ c.rank }}:{{ c.fingerprint }}\n{% endfor %}",
+    )
+    .unwrap();
+    let out = dir.path().join("r.md");
+    bin()
+        .args(["analyze", "--top", "2", "--template"])
+        .arg(&tpl)
+        .arg("--out")
+        .arg(&out)
+        .arg(sample("staging-incident.json"))
+        .assert()
+        .code(0);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.starts_with("1:"));
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    bin().args(["analyze", "--help"]).assert().code(0).stdout(
+        predicate::str::contains("Exit codes:").and(predicate::str::contains("3  source failure")),
+    );
+}

@@ -1,0 +1,73 @@
+//! Integration tests: the binary end to end on the bundled samples, on the real exports
+//! in `../shared/gcp-real-samples/`, and on broken inputs.
+
+// Test helpers fail loudly: an unwrap here is an assertion.
+#![allow(clippy::unwrap_used)]
+
+mod cli;
+mod real_samples;
+mod samples;
+mod snapshots;
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A bundled sample.
+pub fn sample(name: &str) -> PathBuf {
+    root().join("samples").join(name)
+}
+
+/// The shared real exports (never copied into the repo). `GCP_TRIAGE_SHARED` overrides
+/// the default `../shared` next to the repository.
+pub fn shared(rel: &str) -> PathBuf {
+    let base = std::env::var_os("GCP_TRIAGE_SHARED")
+        .map_or_else(|| root().join("..").join("shared"), PathBuf::from);
+    let path = base.join(rel);
+    assert!(
+        path.exists(),
+        "{} is missing: these tests read the real exports from ../shared (set GCP_TRIAGE_SHARED to its location)",
+        path.display()
+    );
+    path
+}
+
+/// The binary, with a clean environment for colour.
+pub fn bin() -> Command {
+    let mut c = Command::cargo_bin("gcp-triage").expect("the binary is built by cargo test");
+    c.env_remove("NO_COLOR").env("TERM", "dumb");
+    c
+}
+
+/// Runs `analyze --format json` and parses the report.
+pub fn analyze_json(args: &[&str], path: &Path) -> serde_json::Value {
+    let out = bin()
+        .arg("analyze")
+        .arg(path)
+        .args(["--format", "json"])
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    assert!(
+        out.status.code().is_some_and(|c| c == 0 || c == 1),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is the JSON report")
+}
+
+/// Titles of the clusters, in rank order.
+pub fn titles(report: &serde_json::Value) -> Vec<String> {
+    report["clusters"]
+        .as_array()
+        .expect("clusters is an array")
+        .iter()
+        .map(|c| c["title"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
