@@ -72,6 +72,7 @@ fn mask_regex() -> &'static Regex {
             r"|(?P<kv>\b[A-Za-z_][\w.-]{0,40}=)(?P<kvval>[^\s,;&)\]}]+)",
             r"|(?P<path>(?:[A-Za-z]:)?(?:/[\w.@%+~:-]+){2,}/?)",
             r"|(?P<hex>\b(?:0x)?[0-9a-fA-F]{8,}\b)",
+            r"|(?P<num>\b\d+(?:\.\d+)*(?:[a-zA-Z%]{1,3})?\b)",
             r"|(?P<word>\b[A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*\b)",
         ),
     )
@@ -81,9 +82,19 @@ fn has_digit(s: &str) -> bool {
     s.bytes().any(|b| b.is_ascii_digit())
 }
 
+/// Whether a path or URL segment is an id (varies per request) rather than a name:
+/// all digits, or a digit in a segment of six or more characters (`v1` stays).
+pub fn is_id_segment(seg: &str) -> bool {
+    has_digit(seg)
+        && (seg.len() >= 6
+            || seg
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'-' || b == b'_'))
+}
+
 fn mask_path(path: &str) -> String {
     path.split('/')
-        .map(|seg| if has_digit(seg) { "<*>" } else { seg })
+        .map(|seg| if is_id_segment(seg) { "<*>" } else { seg })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -139,6 +150,9 @@ fn mask_one(c: &Captures<'_>) -> String {
         } else {
             h.as_str().into()
         };
+    }
+    if c.name("num").is_some() {
+        return "<num>".into();
     }
     if let Some(w) = c.name("word") {
         let s = w.as_str();

@@ -71,7 +71,7 @@ pub fn route(url: &str) -> String {
     let masked: Vec<&str> = path
         .split('/')
         .map(|seg| {
-            if seg.bytes().any(|b| b.is_ascii_digit()) || seg.len() > 40 {
+            if fallback::is_id_segment(seg) || seg.len() > 40 {
                 "<*>"
             } else {
                 seg

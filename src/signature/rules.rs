@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use regex::{Regex, RegexSet};
+use regex::{Regex, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
 
 use crate::entry::Severity;
@@ -159,11 +159,15 @@ impl RuleSet {
         if !problems.is_empty() {
             return Err(Error::InvalidRules { problems });
         }
-        let set = RegexSet::new(rules.iter().map(|r| r.pattern.as_str())).map_err(|e| {
-            Error::InvalidRules {
+        // Dozens of patterns share one lazy DFA: give it room, or its cache thrashes and
+        // matching drops to a crawl on long inputs.
+        let set = RegexSetBuilder::new(rules.iter().map(|r| r.pattern.as_str()))
+            .size_limit(64 << 20)
+            .dfa_size_limit(16 << 20)
+            .build()
+            .map_err(|e| Error::InvalidRules {
                 problems: vec![format!("rule set: {e}")],
-            }
-        })?;
+            })?;
         Ok(RuleSet { rules, set })
     }
 

@@ -47,7 +47,7 @@ fn synapseai_startup_crash_folds_its_continuation_lines() {
     let clusters = r["clusters"].as_array().unwrap();
     let crash = clusters
         .iter()
-        .find(|c| c["title"].as_str().unwrap().contains("ValidationError"))
+        .find(|c| c["rule"] == "python-settings-validation-error")
         .expect("a startup-crash cluster");
     assert_eq!(crash["count"], 1);
     assert_eq!(
