@@ -26,6 +26,29 @@ pub fn fence_text(text: &str, lang: &str) -> String {
     format!("{fence}{lang}\n{body}\n{fence}")
 }
 
+/// An inline code span that cannot be broken out of: its backtick run is longer than
+/// any inside, newlines are folded. Inside code, mentions and links do not render.
+pub fn code_text(text: &str) -> String {
+    let flat = text.replace(['\n', '\r'], " ");
+    let mut longest = 0;
+    let mut run = 0;
+    for c in flat.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let ticks = "`".repeat(longest + 1);
+    let pad = if flat.starts_with('`') || flat.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{ticks}{pad}{flat}{pad}{ticks}")
+}
+
 /// Makes text safe inline: escapes markdown syntax, defuses mentions and issue links,
 /// folds newlines.
 pub fn inline_text(text: &str) -> String {
@@ -64,6 +87,14 @@ pub fn fence<S: std::hash::BuildHasher>(
     Ok(Value::String(fence_text(&as_text(value), lang)))
 }
 
+/// `{{ text | code }}`: an inline code span.
+pub fn code<S: std::hash::BuildHasher>(
+    value: &Value,
+    _: &HashMap<String, Value, S>,
+) -> Result<Value> {
+    Ok(Value::String(code_text(&as_text(value))))
+}
+
 /// `{{ text | md }}`: safe inline markdown.
 pub fn md<S: std::hash::BuildHasher>(
     value: &Value,
@@ -80,6 +111,13 @@ mod tests {
     fn fence_outgrows_backticks_inside() {
         assert_eq!(fence_text("a ```` b", "text"), "`````text\na ```` b\n`````");
         assert_eq!(fence_text("plain", ""), "```\nplain\n```");
+    }
+
+    #[test]
+    fn code_spans_outgrow_backticks() {
+        assert_eq!(code_text("a_b"), "`a_b`");
+        assert_eq!(code_text("x `y` z"), "``x `y` z``");
+        assert_eq!(code_text("`q"), "`` `q ``");
     }
 
     #[test]

@@ -518,6 +518,7 @@ impl Renderer {
         tera.autoescape_on(Vec::new());
         tera.register_filter("fence", filters::fence);
         tera.register_filter("md", filters::md);
+        tera.register_filter("code", filters::code);
         let (name, text) =
             template.unwrap_or_else(|| (FIVE_WHYS.to_string(), FIVE_WHYS_TEMPLATE.to_string()));
         tera.add_raw_template(&name, &text)

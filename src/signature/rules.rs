@@ -202,6 +202,12 @@ impl RuleSet {
     pub fn check_examples(&self) -> Vec<String> {
         let mut problems = Vec::new();
         for rule in &self.rules {
+            if rule.examples.len() < 2 || rule.counter_examples.is_empty() {
+                problems.push(format!(
+                    "{}: rule \"{}\": needs at least 2 examples and 1 counter-example",
+                    rule.origin, rule.id
+                ));
+            }
             for ex in &rule.examples {
                 match self.find(ex) {
                     Some(m) if m.rule.id == rule.id => {}

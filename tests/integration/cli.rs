@@ -314,3 +314,94 @@ fn help_documents_exit_codes() {
         predicate::str::contains("Exit codes:").and(predicate::str::contains("3  source failure")),
     );
 }
+
+#[test]
+fn log_text_cannot_break_out_of_markdown_or_ping_people() {
+    let nasty = r#"{"severity":"ERROR","insertId":"n1","textPayload":"boom ```\n## injected heading\n@here see #123 [click](http://x)"}"#;
+    let out = bin()
+        .args(["analyze", "--format", "markdown", "-"])
+        .write_stdin(format!("{nasty}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let md = String::from_utf8(out.stdout).unwrap();
+    // The message sits in a fence longer than the backtick run inside it...
+    assert!(
+        md.contains("````text\nboom ```\n## injected heading"),
+        "{md}"
+    );
+    // ...and outside fences no mention, issue link or heading survives.
+    let mut outside = String::new();
+    let mut fence: Option<String> = None;
+    for line in md.lines() {
+        let ticks: String = line.chars().take_while(|c| *c == '`').collect();
+        match &fence {
+            Some(f) if line.trim_end() == f => fence = None,
+            Some(_) => {}
+            None if ticks.len() >= 3 => fence = Some(ticks),
+            None => {
+                outside.push_str(line);
+                outside.push('\n');
+            }
+        }
+    }
+    assert!(!outside.contains("@here"), "{outside}");
+    assert!(!outside.contains("#123"), "{outside}");
+    assert!(
+        !outside.lines().any(|l| l == "## injected heading"),
+        "{outside}"
+    );
+}
+
+#[test]
+fn garbage_input_is_never_a_panic() {
+    let garbage: Vec<u8> = (0u32..4096)
+        .map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()[1])
+        .collect();
+    let out = bin()
+        .args(["analyze", "-"])
+        .write_stdin(garbage)
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    for input in [
+        "[",
+        "{",
+        "[{\"severity\": 5e999}]",
+        "{\"entries\": 3}",
+        "\u{feff}",
+        "[1,2,\"x\",null]",
+    ] {
+        let out = bin()
+            .args(["analyze", "--format", "json", "-"])
+            .write_stdin(input)
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 3)), "{input}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{input}: {err}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap_or_else(|e| panic!("{input}: {e}"));
+    }
+}
+
+#[test]
+fn broken_stdout_pipe_is_not_an_error() {
+    // `| head` closes stdout early; the run ends quietly.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("gcp-triage"))
+        .args(["analyze", "--format", "json", "--top", "100"])
+        .arg(sample("staging-incident.json"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
