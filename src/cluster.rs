@@ -317,25 +317,12 @@ impl<'r> Clusterer<'r> {
             }
         }
         let cluster = self.cluster_for(sig);
-        cluster.count += 1;
+        cluster.observe(&entry, entry.severity);
         cluster.joined_lines += joined.len() as u64;
-        cluster.severity = cluster.severity.max(entry.severity);
-        if let Some(t) = entry.timestamp {
-            cluster.first_seen = Some(cluster.first_seen.map_or(t, |f| f.min(t)));
-            cluster.last_seen = Some(cluster.last_seen.map_or(t, |l| l.max(t)));
-        }
-        bump(&mut cluster.services, entry.service.as_ref());
-        bump(&mut cluster.revisions, entry.revision.as_ref());
-        bump(&mut cluster.locations, entry.location.as_ref());
         bump(
             &mut cluster.source_locations,
             entry.source_location.as_ref(),
         );
-        if let Some(i) = &entry.instance
-            && cluster.instances.len() < MAX_DISTINCT
-        {
-            cluster.instances.insert(i.clone());
-        }
         if let Some(g) = &entry.error_group
             && cluster.error_groups.len() < 10
         {
@@ -393,20 +380,7 @@ impl<'r> Clusterer<'r> {
     fn fold_request(&mut self, sig: Signature, entry: &Entry, linked_by: &'static str) -> String {
         let fp = sig.fingerprint.clone();
         let cluster = self.cluster_for(sig);
-        cluster.count += 1;
-        cluster.severity = cluster.severity.max(entry.severity.max(Severity::Warning));
-        if let Some(t) = entry.timestamp {
-            cluster.first_seen = Some(cluster.first_seen.map_or(t, |f| f.min(t)));
-            cluster.last_seen = Some(cluster.last_seen.map_or(t, |l| l.max(t)));
-        }
-        bump(&mut cluster.services, entry.service.as_ref());
-        bump(&mut cluster.revisions, entry.revision.as_ref());
-        bump(&mut cluster.locations, entry.location.as_ref());
-        if let Some(i) = &entry.instance
-            && cluster.instances.len() < MAX_DISTINCT
-        {
-            cluster.instances.insert(i.clone());
-        }
+        cluster.observe(entry, entry.severity.max(Severity::Warning));
         if let Some(h) = &entry.http
             && h.status >= 500
         {
@@ -550,6 +524,25 @@ fn exemplar(entry: &Entry, joined: usize) -> Exemplar {
 }
 
 impl Cluster {
+    /// Counts one entry: count, severity, first/last seen, services, revisions,
+    /// locations, instances.
+    fn observe(&mut self, entry: &Entry, severity: Severity) {
+        self.count += 1;
+        self.severity = self.severity.max(severity);
+        if let Some(t) = entry.timestamp {
+            self.first_seen = Some(self.first_seen.map_or(t, |f| f.min(t)));
+            self.last_seen = Some(self.last_seen.map_or(t, |l| l.max(t)));
+        }
+        bump(&mut self.services, entry.service.as_ref());
+        bump(&mut self.revisions, entry.revision.as_ref());
+        bump(&mut self.locations, entry.location.as_ref());
+        if let Some(i) = &entry.instance
+            && self.instances.len() < MAX_DISTINCT
+        {
+            self.instances.insert(i.clone());
+        }
+    }
+
     /// The title shown to users: redacted, one line.
     pub fn title(&self) -> String {
         let t = redact(&self.signature.title).replace(['\n', '\r'], " ");

@@ -9,8 +9,8 @@ use tera::{Result, Value};
 /// Zero-width space: breaks `@name` and `#123` auto-links without changing what is read.
 const ZWSP: char = '\u{200B}';
 
-/// Wraps text in a fenced code block whose fence is longer than any backtick run inside.
-pub fn fence_text(text: &str, lang: &str) -> String {
+/// The longest run of backticks in `text`.
+fn longest_backtick_run(text: &str) -> usize {
     let mut longest = 0;
     let mut run = 0;
     for c in text.chars() {
@@ -21,6 +21,12 @@ pub fn fence_text(text: &str, lang: &str) -> String {
             run = 0;
         }
     }
+    longest
+}
+
+/// Wraps text in a fenced code block whose fence is longer than any backtick run inside.
+pub fn fence_text(text: &str, lang: &str) -> String {
+    let longest = longest_backtick_run(text);
     let fence = "`".repeat((longest + 1).max(3));
     let body = text.trim_end_matches('\n');
     format!("{fence}{lang}\n{body}\n{fence}")
@@ -30,16 +36,7 @@ pub fn fence_text(text: &str, lang: &str) -> String {
 /// any inside, newlines are folded. Inside code, mentions and links do not render.
 pub fn code_text(text: &str) -> String {
     let flat = text.replace(['\n', '\r'], " ");
-    let mut longest = 0;
-    let mut run = 0;
-    for c in flat.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
+    let longest = longest_backtick_run(&flat);
     let ticks = "`".repeat(longest + 1);
     let pad = if flat.starts_with('`') || flat.ends_with('`') {
         " "
