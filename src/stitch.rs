@@ -74,9 +74,8 @@ fn stream_key(e: &Entry) -> Option<StreamKey> {
 fn close(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>, gap: TimeDelta) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => (a - b).abs() <= gap,
-        // Plain text lines without timestamps are adjacent by position.
-        (None, None) => true,
-        _ => false,
+        // Lines without a timestamp (plain text continuation lines) are adjacent by position.
+        _ => true,
     }
 }
 

@@ -191,6 +191,8 @@ fn first_significant_byte(r: &mut impl BufRead) -> io::Result<Option<u8>> {
 
 fn read_text(mut reader: impl BufRead, ctx: &mut Ctx<'_>) -> Result<()> {
     let mut buf = Vec::with_capacity(1024);
+    // A line without a timestamp of its own (a traceback frame) belongs to the last one.
+    let mut last_time = None;
     loop {
         buf.clear();
         let n = reader
@@ -207,7 +209,12 @@ fn read_text(mut reader: impl BufRead, ctx: &mut Ctx<'_>) -> Result<()> {
             continue;
         }
         let index = ctx.take_index();
-        (ctx.on_item)(Item::Entry(Box::new(Entry::from_text(index, &line))))?;
+        let mut entry = Entry::from_text(index, &line);
+        match entry.timestamp {
+            Some(t) => last_time = Some(t),
+            None => entry.timestamp = last_time,
+        }
+        (ctx.on_item)(Item::Entry(Box::new(entry)))?;
     }
 }
 

@@ -97,6 +97,10 @@ fn text_log_joins_tracebacks_and_java_causes() {
                 .starts_with("ValueError: invalid literal")
         })
         .unwrap_or_else(|| panic!("ValueError cluster in {t:?}"));
+    assert!(
+        value_error["first_seen"].is_string(),
+        "a traceback line takes the time of the line before it"
+    );
     assert_eq!(
         value_error["count"], 3,
         "three tracebacks with different values are one cluster"
