@@ -63,7 +63,7 @@ fn mask_regex() -> &'static Regex {
     re(
         &RE,
         concat!(
-            r"(?P<ts>\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?|\b\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\b)",
+            r"(?P<timestamp>\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?|\b\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\b)",
             r"|(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)",
             r"|(?P<email>\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b)",
             r"|(?P<url>\b[a-z][a-z0-9+.-]*://[^\s'\x22<>]+)",
@@ -71,12 +71,37 @@ fn mask_regex() -> &'static Regex {
             r"|(?P<quoted>'[^'\n]{1,200}'|\x22[^\x22\n]{1,200}\x22|`[^`\n]{1,200}`)",
             r"|(?P<kv>\b[A-Za-z_][\w.-]{0,40}=)(?P<kvval>[^\s,;&)\]}]+)",
             r"|(?P<path>(?:[A-Za-z]:)?(?:/[\w.@%+~:-]+){2,}/?)",
+            r"|(?P<hostname>\b(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[a-z]{2,11}(?::\d{1,5})?\b)",
             r"|(?P<hex>\b(?:0x)?[0-9a-fA-F]{8,}\b)",
-            r"|(?P<num>\b\d+(?:\.\d+)*(?:[a-zA-Z%]{1,3})?\b)",
-            r"|(?P<word>\b[A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*\b)",
+            r"|(?P<number>(?:\B-)?\b\d+(?:[.,]\d+)*(?:[a-zA-Z%]{1,3})?\b)",
+            r"|(?P<id>\b[A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*\b)",
         ),
     )
 }
+
+/// The placeholder for every masked value: one symbol, so that a value that is a
+/// number in one message and a hex id in the next still gives one template.
+pub const PLACEHOLDER: &str = "<*>";
+
+/// File extensions that make `name.ext` a file name rather than a host name.
+const FILE_EXTENSIONS: &[&str] = &[
+    "py", "js", "mjs", "cjs", "ts", "tsx", "jsx", "go", "rs", "rb", "java", "kt", "cs", "cpp", "cc", "h", "hpp",
+    "php", "pl", "sh", "sql", "txt", "log", "md", "json", "yaml", "yml", "toml", "xml", "html", "htm", "css",
+    "csv", "ini", "cfg", "conf", "jar", "war", "so", "dll", "exe", "bin", "dat", "tmp", "bak", "gz", "zip",
+    "tar", "pdf", "png", "jpg", "gif", "svg", "lock", "pem", "crt", "key", "out", "err", "proto", "class",
+];
+
+/// Top-level domains (besides two-letter country codes) that make `a.b.tld` a host name.
+const TLDS: &[&str] = &[
+    "com", "net", "org", "edu", "gov", "mil", "int", "info", "biz", "io", "dev", "app", "cloud", "ai", "local",
+    "internal", "arpa", "lan", "corp", "home", "online", "site", "tech",
+];
+
+/// Units that belong to the number before them (`12 KB`, `3 ms`).
+const UNITS: &[&str] = &[
+    "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "byte", "bytes", "ms", "us", "ns", "s", "sec", "secs",
+    "second", "seconds", "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours", "%",
+];
 
 fn has_digit(s: &str) -> bool {
     s.bytes().any(|b| b.is_ascii_digit())
@@ -85,102 +110,153 @@ fn has_digit(s: &str) -> bool {
 /// Whether a path or URL segment is an id (varies per request) rather than a name:
 /// all digits, or a digit in a segment of six or more characters (`v1` stays).
 pub fn is_id_segment(seg: &str) -> bool {
-    has_digit(seg)
-        && (seg.len() >= 6
-            || seg
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b == b'-' || b == b'_'))
+    has_digit(seg) && (seg.len() >= 6 || seg.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'_'))
 }
 
-fn mask_path(path: &str) -> String {
+fn mask_url_path(path: &str) -> String {
     path.split('/')
-        .map(|seg| if is_id_segment(seg) { "<*>" } else { seg })
+        .map(|seg| if is_id_segment(seg) { PLACEHOLDER } else { seg })
         .collect::<Vec<_>>()
         .join("/")
 }
 
-fn mask_one(c: &Captures<'_>) -> String {
-    if c.name("ts").is_some() {
-        return "<ts>".into();
-    }
-    if c.name("uuid").is_some() {
-        return "<uuid>".into();
-    }
-    if c.name("email").is_some() {
-        return "<email>".into();
-    }
-    if let Some(u) = c.name("url") {
-        let url = u.as_str();
-        let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-        let rest = rest.split(['?', '#']).next().unwrap_or(rest);
-        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let host = if has_digit(host)
-            && host
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == '.' || c == ':')
-        {
-            "<ip>"
-        } else {
-            host
-        };
-        let mut out = format!("{scheme}://{host}");
-        if !path.is_empty() {
-            out.push('/');
-            out.push_str(&mask_path(path));
+/// One value the masker replaced, and the class that matched it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaskedValue {
+    /// The class: `timestamp`, `uuid`, `email`, `url`, `ip`, `quoted`, `kv`, `path`,
+    /// `hostname`, `hex`, `number`, `id`.
+    pub class: &'static str,
+    /// The text that was replaced.
+    pub original: String,
+    /// What replaced it.
+    pub replacement: String,
+}
+
+const CLASSES: [&str; 12] =
+    ["timestamp", "uuid", "email", "url", "ip", "quoted", "kv", "path", "hostname", "hex", "number", "id"];
+
+/// Decides one regex match: `None` keeps the text as it is.
+fn mask_one(c: &Captures<'_>) -> Option<(&'static str, String)> {
+    let class = CLASSES.iter().copied().find(|n| c.name(n).is_some())?;
+    let text = c.get(0).map_or("", |m| m.as_str());
+    let replacement = match class {
+        "url" => {
+            let (scheme, rest) = text.split_once("://").unwrap_or(("", text));
+            let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let host = if host.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b':') { PLACEHOLDER } else { host };
+            let mut out = format!("{scheme}://{host}");
+            if !path.is_empty() {
+                out.push('/');
+                out.push_str(&mask_url_path(path));
+            }
+            out
         }
-        return out;
-    }
-    if c.name("ip").is_some() {
-        return "<ip>".into();
-    }
-    if let Some(q) = c.name("quoted") {
-        let s = q.as_str();
-        let quote = &s[..1];
-        return format!("{quote}<*>{quote}");
-    }
-    if let Some(k) = c.name("kv") {
-        return format!("{}<*>", k.as_str());
-    }
-    if let Some(p) = c.name("path") {
-        return mask_path(p.as_str());
-    }
-    if let Some(h) = c.name("hex") {
-        return if has_digit(h.as_str()) {
-            "<hex>".into()
+        "quoted" => {
+            let quote = &text[..1];
+            format!("{quote}{PLACEHOLDER}{quote}")
+        }
+        "kv" => format!("{}{PLACEHOLDER}", c.name("kv").map_or("", |k| k.as_str())),
+        "hostname" => {
+            let name = text.split(':').next().unwrap_or(text);
+            let tld = name.rsplit('.').next().unwrap_or("");
+            let known = TLDS.contains(&tld) || (tld.len() == 2 && !FILE_EXTENSIONS.contains(&tld));
+            if !known {
+                return None;
+            }
+            PLACEHOLDER.to_string()
+        }
+        "hex" if !has_digit(text) => return None,
+        "id" => {
+            let digits = text.bytes().filter(u8::is_ascii_digit).count();
+            if text.len() < 6 && digits < 2 {
+                return None;
+            }
+            PLACEHOLDER.to_string()
+        }
+        _ => PLACEHOLDER.to_string(),
+    };
+    Some((class, replacement))
+}
+
+fn split_punct(token: &str) -> (&str, &str, &str) {
+    let start = token.len() - token.trim_start_matches(['(', '[', '{']).len();
+    let core_end = token.trim_end_matches([')', ']', '}', ',', '.', ';', ':', '!', '?']).len().max(start);
+    (&token[..start], &token[start..core_end], &token[core_end..])
+}
+
+/// Folds variable-length values into one placeholder: a value's unit (`12 KB`), a
+/// parenthesised value right after a value (`12 bytes (1.2 KB)`), runs of values
+/// (`delete a b c`), and tokens that are values joined by separators (`<*>~<*>`).
+fn fold_tokens(masked: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    // A `(` dropped with a folded value whose `)` is still to come.
+    let mut open_parens = 0usize;
+    for token in masked.split_whitespace() {
+        let (open, core, close) = split_punct(token);
+        let close = if open_parens > 0 && close.starts_with(')') {
+            open_parens -= 1;
+            &close[1..]
         } else {
-            h.as_str().into()
+            close
         };
+        let mut core = core.to_string();
+        if core.contains(PLACEHOLDER) && core != PLACEHOLDER && !core.contains('=') && !core.contains("://") {
+            let rest = core.replace(PLACEHOLDER, "");
+            if !rest.starts_with(['\'', '"', '`']) {
+                core = PLACEHOLDER.to_string();
+            }
+        }
+        let prev_is_value = out.last().is_some_and(|p| split_punct(p).1 == PLACEHOLDER && split_punct(p).2.is_empty());
+        if prev_is_value && UNITS.contains(&core.to_ascii_lowercase().as_str()) && open.is_empty() {
+            if let Some(p) = out.last_mut() {
+                p.push_str(close);
+            }
+            continue;
+        }
+        if prev_is_value && core == PLACEHOLDER && (open.is_empty() || open == "(") {
+            // `<*> <*>` and `<*> (<*>)` are one value; keep closing punctuation that
+            // is not the parenthesis just skipped.
+            let tail = if open == "(" {
+                if close.starts_with(')') {
+                    &close[1..]
+                } else {
+                    open_parens += 1;
+                    close
+                }
+            } else {
+                close
+            };
+            if let Some(p) = out.last_mut() {
+                p.push_str(tail);
+            }
+            continue;
+        }
+        if open == "(" && prev_is_value && UNITS.iter().any(|u| core.eq_ignore_ascii_case(u)) {
+            continue;
+        }
+        out.push(format!("{open}{core}{close}"));
     }
-    if c.name("num").is_some() {
-        return "<num>".into();
-    }
-    if let Some(w) = c.name("word") {
-        let s = w.as_str();
-        return if s
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b'-' || b == b'_')
-        {
-            "<num>".into()
-        } else if s.len() >= 6 || s.bytes().filter(u8::is_ascii_digit).count() > 1 {
-            "<id>".into()
-        } else {
-            s.into()
-        };
-    }
-    c[0].to_string()
+    out.join(" ")
+}
+
+/// Masks the variable parts of one line; with `explain`, records each replacement.
+pub fn mask_with(line: &str, mut explain: Option<&mut Vec<MaskedValue>>) -> String {
+    let masked = mask_regex().replace_all(line, |c: &Captures<'_>| match mask_one(c) {
+        Some((class, replacement)) => {
+            if let Some(list) = explain.as_deref_mut() {
+                list.push(MaskedValue { class, original: c[0].to_string(), replacement: replacement.clone() });
+            }
+            replacement
+        }
+        None => c[0].to_string(),
+    });
+    truncate_chars(&fold_tokens(&masked), 200)
 }
 
 /// Masks the variable parts of one line and collapses white space.
 pub fn mask_line(line: &str) -> String {
-    let masked = mask_regex().replace_all(line, |c: &Captures<'_>| mask_one(c));
-    let mut out = String::with_capacity(masked.len());
-    for word in masked.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    truncate_chars(&out, 200)
+    mask_with(line, None)
 }
 
 /// Cuts a string to at most `max` characters, on a character boundary.
@@ -402,36 +478,51 @@ mod tests {
 
     #[test]
     fn masks_each_class_of_value() {
-        assert_eq!(mask_line("user 12345 failed"), "user <num> failed");
+        let cases = [
+            ("user 12345 failed", "user <*> failed"),
+            ("task 44a56fb0-992d-499d-9709-05297934ea1a failed", "task <*> failed"),
+            ("from 10.0.0.3:6379 refused", "from <*> refused"),
+            ("mail bob@example.com bounced", "mail <*> bounced"),
+            ("at 2025-09-07T15:42:02.022079+00:00 x", "at <*> x"),
+            ("2026/04/09 17:12:52 System halted", "<*> System halted"),
+            ("key 'REDIS_HOST' missing", "key '<*>' missing"),
+            ("id=abc123 user=bob ok", "id=<*> user=<*> ok"),
+            ("open /tmp/out/ThUNhjblo24/state.json", "open <*>"),
+            ("GET https://api.example.com/v1/users/42?token=x", "GET https://api.example.com/v1/users/<*>"),
+            ("insert 693a1ed2000a0ab81c255d9e", "insert <*>"),
+            ("Elapsed: 7.51s", "Elapsed: <*>"),
+            ("boot = -5, init = 3", "boot = <*>, init = <*>"),
+            ("proxy.cse.example.edu:5070 open", "<*> open"),
+            ("loaded config.yaml", "loaded config.yaml"),
+            ("raised redis.exceptions.TimeoutError", "raised redis.exceptions.TimeoutError"),
+            ("lifetime 00:01", "lifetime <*>"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(mask_line(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn variable_length_values_fold_into_one() {
         assert_eq!(
-            mask_line("task 44a56fb0-992d-499d-9709-05297934ea1a failed"),
-            "task <uuid> failed"
-        );
-        assert_eq!(mask_line("from 10.0.0.3:6379 refused"), "from <ip> refused");
-        assert_eq!(
-            mask_line("mail bob@example.com bounced"),
-            "mail <email> bounced"
+            mask_line("close, 403 bytes (1.2 KB) sent, 0 bytes received"),
+            mask_line("close, 12 bytes sent, 7 bytes (2 KB) received")
         );
         assert_eq!(
-            mask_line("at 2025-09-07T15:42:02.022079+00:00 x"),
-            "at <ts> x"
+            mask_line("ask 10.0.0.1:50010 to delete blk_38865049064139660 blk_-6952295868487656571"),
+            "ask <*> to delete <*>"
         );
-        assert_eq!(
-            mask_line("2026/04/09 17:12:52 System halted"),
-            "<ts> System halted"
-        );
-        assert_eq!(mask_line("key 'REDIS_HOST' missing"), "key '<*>' missing");
-        assert_eq!(mask_line("id=abc123 user=bob ok"), "id=<*> user=<*> ok");
-        assert_eq!(
-            mask_line("open /tmp/out/ThUNhjblo24/state.json"),
-            "open /tmp/out/<*>/state.json"
-        );
-        assert_eq!(
-            mask_line("GET https://api.example.com/v1/users/42?token=x"),
-            "GET https://api.example.com/v1/users/<*>"
-        );
-        assert_eq!(mask_line("insert 693a1ed2000a0ab81c255d9e"), "insert <hex>");
-        assert_eq!(mask_line("Elapsed: 7.51s"), "Elapsed: <num>");
+        assert_eq!(mask_line("size 67108864"), mask_line("size 1024"));
+        assert_eq!(mask_line("package Foo-Bar~31bf3856ad364e35~amd64~~6.1.7601"), "package <*>");
+    }
+
+    #[test]
+    fn explain_names_each_masked_value() {
+        let mut seen = Vec::new();
+        mask_with("user 42 from 10.0.0.1 at 2025-01-01 10:00:00", Some(&mut seen));
+        let classes: Vec<&str> = seen.iter().map(|m| m.class).collect();
+        assert_eq!(classes, ["number", "ip", "timestamp"]);
+        assert_eq!(seen[1].original, "10.0.0.1");
     }
 
     #[test]
