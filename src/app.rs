@@ -300,6 +300,20 @@ pub fn rules_explain(message: &str, dirs: &[std::path::PathBuf]) -> Result<Statu
             Fallback::Template(t) => {
                 line("matched", "no rule; fallback: masked template");
                 line("template", &t);
+                let mut masked = Vec::new();
+                signature::fallback::mask_with(
+                    signature::fallback::first_line(message),
+                    Some(&mut masked),
+                );
+                for m in &masked {
+                    line(
+                        "masked",
+                        &format!("{:<10} {:?} -> {}", m.class, m.original, m.replacement),
+                    );
+                }
+                if masked.is_empty() {
+                    line("masked", "nothing: no value looked variable");
+                }
             }
         },
     }

@@ -85,22 +85,24 @@ pub const PLACEHOLDER: &str = "<*>";
 
 /// File extensions that make `name.ext` a file name rather than a host name.
 const FILE_EXTENSIONS: &[&str] = &[
-    "py", "js", "mjs", "cjs", "ts", "tsx", "jsx", "go", "rs", "rb", "java", "kt", "cs", "cpp", "cc", "h", "hpp",
-    "php", "pl", "sh", "sql", "txt", "log", "md", "json", "yaml", "yml", "toml", "xml", "html", "htm", "css",
-    "csv", "ini", "cfg", "conf", "jar", "war", "so", "dll", "exe", "bin", "dat", "tmp", "bak", "gz", "zip",
-    "tar", "pdf", "png", "jpg", "gif", "svg", "lock", "pem", "crt", "key", "out", "err", "proto", "class",
+    "py", "js", "mjs", "cjs", "ts", "tsx", "jsx", "go", "rs", "rb", "java", "kt", "cs", "cpp",
+    "cc", "h", "hpp", "php", "pl", "sh", "sql", "txt", "log", "md", "json", "yaml", "yml", "toml",
+    "xml", "html", "htm", "css", "csv", "ini", "cfg", "conf", "jar", "war", "so", "dll", "exe",
+    "bin", "dat", "tmp", "bak", "gz", "zip", "tar", "pdf", "png", "jpg", "gif", "svg", "lock",
+    "pem", "crt", "key", "out", "err", "proto", "class",
 ];
 
 /// Top-level domains (besides two-letter country codes) that make `a.b.tld` a host name.
 const TLDS: &[&str] = &[
-    "com", "net", "org", "edu", "gov", "mil", "int", "info", "biz", "io", "dev", "app", "cloud", "ai", "local",
-    "internal", "arpa", "lan", "corp", "home", "online", "site", "tech",
+    "com", "net", "org", "edu", "gov", "mil", "int", "info", "biz", "io", "dev", "app", "cloud",
+    "ai", "local", "internal", "arpa", "lan", "corp", "home", "online", "site", "tech",
 ];
 
 /// Units that belong to the number before them (`12 KB`, `3 ms`).
 const UNITS: &[&str] = &[
-    "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "byte", "bytes", "ms", "us", "ns", "s", "sec", "secs",
-    "second", "seconds", "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours", "%",
+    "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "byte", "bytes", "ms", "us", "ns",
+    "s", "sec", "secs", "second", "seconds", "min", "mins", "minute", "minutes", "h", "hr", "hrs",
+    "hour", "hours", "%",
 ];
 
 fn has_digit(s: &str) -> bool {
@@ -110,7 +112,11 @@ fn has_digit(s: &str) -> bool {
 /// Whether a path or URL segment is an id (varies per request) rather than a name:
 /// all digits, or a digit in a segment of six or more characters (`v1` stays).
 pub fn is_id_segment(seg: &str) -> bool {
-    has_digit(seg) && (seg.len() >= 6 || seg.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'_'))
+    has_digit(seg)
+        && (seg.len() >= 6
+            || seg
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'-' || b == b'_'))
 }
 
 fn mask_url_path(path: &str) -> String {
@@ -132,8 +138,20 @@ pub struct MaskedValue {
     pub replacement: String,
 }
 
-const CLASSES: [&str; 12] =
-    ["timestamp", "uuid", "email", "url", "ip", "quoted", "kv", "path", "hostname", "hex", "number", "id"];
+const CLASSES: [&str; 12] = [
+    "timestamp",
+    "uuid",
+    "email",
+    "url",
+    "ip",
+    "quoted",
+    "kv",
+    "path",
+    "hostname",
+    "hex",
+    "number",
+    "id",
+];
 
 /// Decides one regex match: `None` keeps the text as it is.
 fn mask_one(c: &Captures<'_>) -> Option<(&'static str, String)> {
@@ -144,7 +162,14 @@ fn mask_one(c: &Captures<'_>) -> Option<(&'static str, String)> {
             let (scheme, rest) = text.split_once("://").unwrap_or(("", text));
             let rest = rest.split(['?', '#']).next().unwrap_or(rest);
             let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-            let host = if host.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b':') { PLACEHOLDER } else { host };
+            let host = if host
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b':')
+            {
+                PLACEHOLDER
+            } else {
+                host
+            };
             let mut out = format!("{scheme}://{host}");
             if !path.is_empty() {
                 out.push('/');
@@ -160,7 +185,10 @@ fn mask_one(c: &Captures<'_>) -> Option<(&'static str, String)> {
         "hostname" => {
             let name = text.split(':').next().unwrap_or(text);
             let tld = name.rsplit('.').next().unwrap_or("");
-            let known = TLDS.contains(&tld) || (tld.len() == 2 && !FILE_EXTENSIONS.contains(&tld));
+            let with_port = text.contains(':');
+            let known = with_port
+                || TLDS.contains(&tld)
+                || (tld.len() == 2 && !FILE_EXTENSIONS.contains(&tld));
             if !known {
                 return None;
             }
@@ -181,7 +209,10 @@ fn mask_one(c: &Captures<'_>) -> Option<(&'static str, String)> {
 
 fn split_punct(token: &str) -> (&str, &str, &str) {
     let start = token.len() - token.trim_start_matches(['(', '[', '{']).len();
-    let core_end = token.trim_end_matches([')', ']', '}', ',', '.', ';', ':', '!', '?']).len().max(start);
+    let core_end = token
+        .trim_end_matches([')', ']', '}', ',', '.', ';', ':', '!', '?'])
+        .len()
+        .max(start);
     (&token[..start], &token[start..core_end], &token[core_end..])
 }
 
@@ -201,13 +232,19 @@ fn fold_tokens(masked: &str) -> String {
             close
         };
         let mut core = core.to_string();
-        if core.contains(PLACEHOLDER) && core != PLACEHOLDER && !core.contains('=') && !core.contains("://") {
+        if core.contains(PLACEHOLDER)
+            && core != PLACEHOLDER
+            && !core.contains('=')
+            && !core.contains("://")
+        {
             let rest = core.replace(PLACEHOLDER, "");
             if !rest.starts_with(['\'', '"', '`']) {
                 core = PLACEHOLDER.to_string();
             }
         }
-        let prev_is_value = out.last().is_some_and(|p| split_punct(p).1 == PLACEHOLDER && split_punct(p).2.is_empty());
+        let prev_is_value = out
+            .last()
+            .is_some_and(|p| split_punct(p).1 == PLACEHOLDER && split_punct(p).2.is_empty());
         if prev_is_value && UNITS.contains(&core.to_ascii_lowercase().as_str()) && open.is_empty() {
             if let Some(p) = out.last_mut() {
                 p.push_str(close);
@@ -245,7 +282,11 @@ pub fn mask_with(line: &str, mut explain: Option<&mut Vec<MaskedValue>>) -> Stri
     let masked = mask_regex().replace_all(line, |c: &Captures<'_>| match mask_one(c) {
         Some((class, replacement)) => {
             if let Some(list) = explain.as_deref_mut() {
-                list.push(MaskedValue { class, original: c[0].to_string(), replacement: replacement.clone() });
+                list.push(MaskedValue {
+                    class,
+                    original: c[0].to_string(),
+                    replacement: replacement.clone(),
+                });
             }
             replacement
         }
@@ -480,7 +521,10 @@ mod tests {
     fn masks_each_class_of_value() {
         let cases = [
             ("user 12345 failed", "user <*> failed"),
-            ("task 44a56fb0-992d-499d-9709-05297934ea1a failed", "task <*> failed"),
+            (
+                "task 44a56fb0-992d-499d-9709-05297934ea1a failed",
+                "task <*> failed",
+            ),
             ("from 10.0.0.3:6379 refused", "from <*> refused"),
             ("mail bob@example.com bounced", "mail <*> bounced"),
             ("at 2025-09-07T15:42:02.022079+00:00 x", "at <*> x"),
@@ -488,13 +532,19 @@ mod tests {
             ("key 'REDIS_HOST' missing", "key '<*>' missing"),
             ("id=abc123 user=bob ok", "id=<*> user=<*> ok"),
             ("open /tmp/out/ThUNhjblo24/state.json", "open <*>"),
-            ("GET https://api.example.com/v1/users/42?token=x", "GET https://api.example.com/v1/users/<*>"),
+            (
+                "GET https://api.example.com/v1/users/42?token=x",
+                "GET https://api.example.com/v1/users/<*>",
+            ),
             ("insert 693a1ed2000a0ab81c255d9e", "insert <*>"),
             ("Elapsed: 7.51s", "Elapsed: <*>"),
             ("boot = -5, init = 3", "boot = <*>, init = <*>"),
             ("proxy.cse.example.edu:5070 open", "<*> open"),
             ("loaded config.yaml", "loaded config.yaml"),
-            ("raised redis.exceptions.TimeoutError", "raised redis.exceptions.TimeoutError"),
+            (
+                "raised redis.exceptions.TimeoutError",
+                "raised redis.exceptions.TimeoutError",
+            ),
             ("lifetime 00:01", "lifetime <*>"),
         ];
         for (input, want) in cases {
@@ -509,17 +559,25 @@ mod tests {
             mask_line("close, 12 bytes sent, 7 bytes (2 KB) received")
         );
         assert_eq!(
-            mask_line("ask 10.0.0.1:50010 to delete blk_38865049064139660 blk_-6952295868487656571"),
+            mask_line(
+                "ask 10.0.0.1:50010 to delete blk_38865049064139660 blk_-6952295868487656571"
+            ),
             "ask <*> to delete <*>"
         );
         assert_eq!(mask_line("size 67108864"), mask_line("size 1024"));
-        assert_eq!(mask_line("package Foo-Bar~31bf3856ad364e35~amd64~~6.1.7601"), "package <*>");
+        assert_eq!(
+            mask_line("package Foo-Bar~31bf3856ad364e35~amd64~~6.1.7601"),
+            "package <*>"
+        );
     }
 
     #[test]
     fn explain_names_each_masked_value() {
         let mut seen = Vec::new();
-        mask_with("user 42 from 10.0.0.1 at 2025-01-01 10:00:00", Some(&mut seen));
+        mask_with(
+            "user 42 from 10.0.0.1 at 2025-01-01 10:00:00",
+            Some(&mut seen),
+        );
         let classes: Vec<&str> = seen.iter().map(|m| m.class).collect();
         assert_eq!(classes, ["number", "ip", "timestamp"]);
         assert_eq!(seen[1].original, "10.0.0.1");
