@@ -554,3 +554,54 @@ impl Cluster {
         self.signature.kind == SignatureKind::Http
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::stitch::Stitched;
+    use proptest::prelude::*;
+
+    fn clusters_of(lines: &[String], rules: &RuleSet) -> Vec<(String, u64)> {
+        let mut c = Clusterer::new(rules, Severity::Default);
+        for (i, l) in lines.iter().enumerate() {
+            let entry = Entry::from_text(i as u64 + 1, l);
+            c.add(Stitched {
+                entry,
+                joined: Vec::new(),
+            });
+        }
+        let (clusters, _, _) = c.finish();
+        let mut out: Vec<(String, u64)> = clusters
+            .into_iter()
+            .map(|c| (c.fingerprint, c.count))
+            .collect();
+        out.sort();
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Clusters (fingerprints and counts) do not depend on input order.
+        #[test]
+        fn input_order_never_changes_clusters(seed in any::<u64>()) {
+            let rules = RuleSet::load(true, &[]).unwrap();
+            let lines: Vec<String> = (0..40u64)
+                .map(|i| match i % 4 {
+                    0 => format!("user {i} logged in from 10.0.0.{i}"),
+                    1 => format!("ERROR job {} failed after {} ms", i * 7, i * 3),
+                    2 => "WebSocket error: 'coroutine' object has no attribute 'get'".to_string(),
+                    _ => format!("cache miss for key=k{i} on shard {}", i % 3),
+                })
+                .collect();
+            let mut shuffled = lines.clone();
+            // Fisher-Yates with a small LCG driven by the seed.
+            let mut state = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let j = usize::try_from(state >> 33).unwrap() % (i + 1);
+                shuffled.swap(i, j);
+            }
+            prop_assert_eq!(clusters_of(&lines, &rules), clusters_of(&shuffled, &rules));
+        }
+    }
+}

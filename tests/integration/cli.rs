@@ -409,3 +409,33 @@ fn broken_stdout_pipe_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn newest_first_and_oldest_first_exports_give_the_same_report() {
+    let text = std::fs::read_to_string(sample("staging-incident.json")).unwrap();
+    let mut entries: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    entries.reverse();
+    let reversed = serde_json::to_string(&entries).unwrap();
+    let a = bin()
+        .args(["analyze", "--format", "json", "--top", "100"])
+        .arg(sample("staging-incident.json"))
+        .output()
+        .unwrap();
+    let b = bin()
+        .args(["analyze", "--format", "json", "--top", "100", "-"])
+        .write_stdin(reversed)
+        .output()
+        .unwrap();
+    // Everything but the input positions of the exemplars is the same.
+    let strip = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes).to_string();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for c in v["clusters"].as_array_mut().unwrap() {
+            for e in c["exemplars"].as_array_mut().unwrap() {
+                e.as_object_mut().unwrap().remove("position");
+            }
+        }
+        v["clusters"].take()
+    };
+    assert_eq!(strip(&a.stdout), strip(&b.stdout));
+}
