@@ -545,6 +545,8 @@ mod tests {
                 "raised redis.exceptions.TimeoutError",
             ),
             ("lifetime 00:01", "lifetime <*>"),
+            ("session aB3dE9fG2x expired", "session <*> expired"),
+            ("retry v2 of step3", "retry v2 of step3"),
         ];
         for (input, want) in cases {
             assert_eq!(mask_line(input), want, "{input}");
