@@ -156,23 +156,27 @@ fn gzip_and_stdin_read_like_files() {
     assert_eq!(a["summary"], b["summary"]);
 }
 
+/// The staging sample's JSON report from the file, and from `stdin` given instead.
+fn staging_report_and(stdin: String) -> (serde_json::Value, serde_json::Value) {
+    let run = |cmd: &mut assert_cmd::Command| {
+        let out = cmd.output().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let a = run(bin()
+        .args(["analyze", "--format", "json", "--top", "100"])
+        .arg(sample("staging-incident.json")));
+    let b = run(bin()
+        .args(["analyze", "--format", "json", "--top", "100", "-"])
+        .write_stdin(stdin));
+    (a, b)
+}
+
 #[test]
 fn ndjson_and_array_of_the_same_entries_give_the_same_clusters() {
     let text = std::fs::read_to_string(sample("staging-incident.json")).unwrap();
     let entries: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
     let ndjson: String = entries.iter().map(|e| e.to_string() + "\n").collect();
-    let a = bin()
-        .args(["analyze", "--format", "json", "--top", "100"])
-        .arg(sample("staging-incident.json"))
-        .output()
-        .unwrap();
-    let b = bin()
-        .args(["analyze", "--format", "json", "--top", "100", "-"])
-        .write_stdin(ndjson)
-        .output()
-        .unwrap();
-    let a: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
-    let b: serde_json::Value = serde_json::from_slice(&b.stdout).unwrap();
+    let (a, b) = staging_report_and(ndjson);
     assert_eq!(a["clusters"], b["clusters"]);
 }
 
@@ -415,21 +419,9 @@ fn newest_first_and_oldest_first_exports_give_the_same_report() {
     let text = std::fs::read_to_string(sample("staging-incident.json")).unwrap();
     let mut entries: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
     entries.reverse();
-    let reversed = serde_json::to_string(&entries).unwrap();
-    let a = bin()
-        .args(["analyze", "--format", "json", "--top", "100"])
-        .arg(sample("staging-incident.json"))
-        .output()
-        .unwrap();
-    let b = bin()
-        .args(["analyze", "--format", "json", "--top", "100", "-"])
-        .write_stdin(reversed)
-        .output()
-        .unwrap();
+    let (mut a, mut b) = staging_report_and(serde_json::to_string(&entries).unwrap());
     // Everything but the input positions of the exemplars is the same.
-    let strip = |bytes: &[u8]| {
-        let text = String::from_utf8_lossy(bytes).to_string();
-        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let strip = |v: &mut serde_json::Value| {
         for c in v["clusters"].as_array_mut().unwrap() {
             for e in c["exemplars"].as_array_mut().unwrap() {
                 e.as_object_mut().unwrap().remove("position");
@@ -437,5 +429,5 @@ fn newest_first_and_oldest_first_exports_give_the_same_report() {
         }
         v["clusters"].take()
     };
-    assert_eq!(strip(&a.stdout), strip(&b.stdout));
+    assert_eq!(strip(&mut a), strip(&mut b));
 }
