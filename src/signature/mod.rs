@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::entry::{Entry, HttpInfo, Severity};
-use fallback::{Fallback, first_line, mask_line, truncate_chars};
+use fallback::{Fallback, truncate_chars};
 use rules::{RuleSet, render};
 
 /// How a signature was obtained.
@@ -126,7 +126,7 @@ pub fn sign_message(rules: &RuleSet, message: &str) -> Signature {
             Some(t) => format!("rule:{}:{}", rule.id, render(t, &m.captures)),
             None => format!("rule:{}", rule.id),
         };
-        let index = rules.rules().iter().position(|r| r.id == rule.id);
+        let index = Some(m.index);
         return Signature {
             fingerprint: fingerprint(&key),
             key,
@@ -158,28 +158,21 @@ pub fn sign_message(rules: &RuleSet, message: &str) -> Signature {
             frame,
             severity_floor: None,
         },
-        Fallback::Template(t) => {
-            let title = if t.is_empty() {
-                mask_line(first_line(message))
+        Fallback::Template(t) => Signature {
+            fingerprint: fingerprint(&key),
+            key,
+            kind: SignatureKind::Template,
+            rule: None,
+            title: if t.is_empty() {
+                "(empty message)".to_string()
             } else {
-                t.clone()
-            };
-            Signature {
-                fingerprint: fingerprint(&key),
-                key,
-                kind: SignatureKind::Template,
-                rule: None,
-                title: if title.is_empty() {
-                    "(empty message)".to_string()
-                } else {
-                    truncate_chars(&title, 160)
-                },
-                captures: BTreeMap::new(),
-                exception: None,
-                frame: None,
-                severity_floor: None,
-            }
-        }
+                truncate_chars(&t, 160)
+            },
+            captures: BTreeMap::new(),
+            exception: None,
+            frame: None,
+            severity_floor: None,
+        },
     }
 }
 

@@ -101,6 +101,8 @@ pub struct RuleSet {
 pub struct RuleMatch<'r> {
     /// The rule.
     pub rule: &'r Rule,
+    /// Its position in [`RuleSet::rules`].
+    pub index: usize,
     /// Named captures, sorted by name.
     pub captures: BTreeMap<String, String>,
 }
@@ -194,7 +196,11 @@ impl RuleSet {
                     .map(|m| (n.to_string(), m.as_str().to_string()))
             })
             .collect();
-        Some(RuleMatch { rule, captures })
+        Some(RuleMatch {
+            rule,
+            index: best,
+            captures,
+        })
     }
 
     /// Checks every rule's examples and counter-examples against the whole set:
