@@ -6,13 +6,16 @@ use std::io::Write as _;
 
 use crate::cluster::Clusterer;
 use crate::error::{Error, Result, one_line};
-use crate::report::{self, Renderer, ReportInput, ReportSettings};
-use crate::settings::{Analyze, Format, Output, Verbosity};
+use crate::report::{self, CloudInput, Query, Renderer, ReportInput, ReportSettings};
+use crate::settings::{Analyze, Cloud, Fetch, Format, Output, Source, Verbosity};
 use crate::signature::fallback::Fallback;
 use crate::signature::rules::RuleSet;
 use crate::signature::{self, SignatureKind};
-use crate::sink::{self, Assignments};
+use crate::sink::progress::Progress;
+use crate::sink::{self, Assignments, EntryWriter};
+use crate::source::cloud_logging::{self, Event};
 use crate::source::files::{self, Item};
+use crate::source::query::logs_explorer_url;
 use crate::stitch::{Stitched, Stitcher};
 
 /// How a run ended: its exit code, and an error to print after the report (a source
@@ -42,8 +45,114 @@ fn warn(output: Output, text: &str) {
     let _ = writeln!(err, "{label}: {}", text.replace('\n', " "));
 }
 
+/// Runs a Cloud Logging fetch, handing every raw entry to `on_entry` as pages arrive,
+/// with progress on stderr. Returns the query to echo and the error that stopped it
+/// part-way (`Err` when it failed before any page arrived: there is nothing to report).
+fn fetch_pages(
+    cloud: &Cloud,
+    output: Output,
+    on_entry: &mut dyn FnMut(&str) -> Result<()>,
+) -> Result<(Query, Option<Error>)> {
+    let mut progress = Progress::new(output);
+    let outcome = cloud_logging::fetch(cloud.request.clone(), &mut |event| match event {
+        Event::Started {
+            project,
+            credentials,
+        } => {
+            progress.started(&project, credentials);
+            Ok(())
+        }
+        Event::Page { entries, .. } => {
+            progress.page(entries.len());
+            entries.iter().try_for_each(|raw| on_entry(raw.get()))
+        }
+        Event::Retry { reason, wait } => {
+            progress.retry(&reason, wait);
+            Ok(())
+        }
+    });
+    progress.finish();
+    let stats = outcome.stats;
+    if output.verbosity == Verbosity::Verbose {
+        warn_info(&format!(
+            "Cloud Logging: {} pages, {} entries, {} requests, {} retries",
+            stats.pages, stats.entries, stats.requests, stats.retries
+        ));
+    }
+    let (Some(project), true) = (outcome.project, stats.pages > 0) else {
+        return Err(outcome.error.unwrap_or(Error::FetchThread));
+    };
+    let query = Query {
+        logs_explorer_url: logs_explorer_url(
+            &project,
+            &cloud.request.filter,
+            cloud.scope.from,
+            cloud.scope.until,
+        ),
+        project,
+        filter: cloud.request.filter.clone(),
+        from: cloud.scope.from,
+        until: cloud.scope.until,
+        limit: cloud.request.limit,
+        endpoint: cloud.request.endpoint.clone(),
+        pages: stats.pages,
+        requests: stats.requests,
+        retries: stats.retries,
+    };
+    Ok((query, outcome.error))
+}
+
+/// `--print-filter`: the query, and nothing else.
+fn print_filter(cloud: &Cloud) -> Result<Status> {
+    sink::stdout(&cloud.request.filter)?;
+    Ok(Status {
+        code: 0,
+        error: None,
+    })
+}
+
+/// `gcp-triage fetch`: raw entries to NDJSON, written as pages arrive. A fetch that
+/// fails part-way keeps what arrived and exits with the source's code.
+pub fn fetch(s: &Fetch, output: Output) -> Result<Status> {
+    if s.cloud.print_filter {
+        return print_filter(&s.cloud);
+    }
+    let mut writer = EntryWriter::create(s.out.as_deref())?;
+    let mut written = 0u64;
+    let result = fetch_pages(&s.cloud, output, &mut |raw| {
+        written += 1;
+        writer.write(raw)
+    });
+    writer.finish()?;
+    let (query, error) = result?;
+    if output.verbosity != Verbosity::Quiet && s.out.is_some() {
+        warn_info(&format!(
+            "{written} entries from projects/{} written{}",
+            query.project,
+            s.out
+                .as_ref()
+                .map_or(String::new(), |p| format!(" to {}", p.display()))
+        ));
+    }
+    Ok(match error {
+        Some(e) => Status {
+            code: e.exit_code(),
+            error: Some(e),
+        },
+        None => Status {
+            code: 0,
+            error: None,
+        },
+    })
+}
+
 /// `gcp-triage analyze`.
 pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
+    if let Source::Cloud(cloud) = &s.source
+        && cloud.print_filter
+    {
+        return print_filter(cloud);
+    }
     // Everything that can be wrong with the configuration fails before any log is read.
     let rules = RuleSet::load(s.builtin_rules, &s.rules)?;
     let template = match &s.template {
@@ -89,8 +198,9 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
         }
     };
 
-    for input in &s.inputs {
-        let res = files::read_input(input, s.input_format, &mut next_index, &mut |item| {
+    let mut cloud_input: Option<CloudInput> = None;
+    {
+        let mut on_item = |name: &str, item: Item| -> Result<()> {
             read += 1;
             match item {
                 Item::Entry(e) => {
@@ -100,7 +210,7 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
                 Item::Malformed { index, line, error } => {
                     if s.strict {
                         return Err(Error::StrictEntry {
-                            path: input.clone(),
+                            path: name.to_string(),
                             index,
                             source: error,
                         });
@@ -110,16 +220,38 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
                         let at = line.map_or(format!("entry {index}"), |l| format!("line {l}"));
                         warn(
                             output,
-                            &format!("{input}: {at}: malformed entry skipped: {error}"),
+                            &format!("{name}: {at}: malformed entry skipped: {error}"),
                         );
                     }
                     Ok(())
                 }
             }
-        });
-        if let Err(e) = res {
-            source_error = Some(e);
-            break;
+        };
+        match &s.source {
+            Source::Files(inputs) => {
+                for input in inputs {
+                    let res =
+                        files::read_input(input, s.input_format, &mut next_index, &mut |item| {
+                            on_item(input, item)
+                        });
+                    if let Err(e) = res {
+                        source_error = Some(e);
+                        break;
+                    }
+                }
+            }
+            Source::Cloud(cloud) => {
+                let outcome = fetch_pages(cloud, output, &mut |raw| {
+                    next_index += 1;
+                    on_item("Cloud Logging", files::parse_entry(next_index, raw))
+                });
+                let (query, error) = outcome?;
+                cloud_input = Some(CloudInput {
+                    query,
+                    scope: cloud.scope.clone(),
+                });
+                source_error = error;
+            }
         }
     }
     stitcher.finish(&mut |st| fold(st, &mut clusterer, &mut sink_error));
@@ -168,7 +300,10 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
         counts,
         entries_read: read,
         entries_skipped: skipped,
-        inputs: s.inputs.clone(),
+        inputs: match &s.source {
+            Source::Files(inputs) => inputs.clone(),
+            Source::Cloud(_) => Vec::new(),
+        },
         partial_reason: source_error.as_ref().map(|e| one_line(e)),
         settings: ReportSettings {
             top: s.top,
@@ -176,6 +311,7 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
             fail_on: s.fail_on,
         },
         rules: &rules,
+        cloud: cloud_input,
     });
 
     // The report file first: nothing later may lose it.

@@ -1,6 +1,9 @@
 //! Command-line types (clap derive) and nothing else: `settings.rs` turns them into
 //! validated settings.
 
+// Doc comments here are the `--help` text, read in a terminal: no markdown backticks.
+#![allow(clippy::doc_markdown)]
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -34,9 +37,14 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Cluster and rank the errors in exported log files (or stdin) and report them.
+    /// Cluster and rank the errors in exported log files (or stdin), or fetched from
+    /// Cloud Logging when no FILE is given, and report them.
     #[command(after_help = EXIT_CODES)]
     Analyze(AnalyzeArgs),
+    /// Fetch raw entries from Cloud Logging and save them as NDJSON (readable by
+    /// `analyze`), so a run can be reproduced or shared.
+    #[command(after_help = EXIT_CODES)]
+    Fetch(FetchArgs),
     /// Validate rule packs or try a message against them.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -110,13 +118,105 @@ pub enum ColorChoice {
     Never,
 }
 
+/// Monitored-resource types for `--resource-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum ResourceTypeArg {
+    /// Cloud Run services (`--service` matches `service_name`, `--revision` `revision_name`).
+    CloudRunRevision,
+    /// Cloud Run jobs (`--service` matches `job_name`).
+    CloudRunJob,
+    /// GKE containers (`--namespace`, `--container`).
+    K8sContainer,
+    /// App Engine (`--service` matches `module_id`, `--revision` `version_id`).
+    GaeApp,
+    /// Cloud Functions 1st gen (`--service` matches `function_name`).
+    CloudFunction,
+}
+
+/// Where and what to read from Cloud Logging.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CloudArgs {
+    /// Project to read [default: GOOGLE_CLOUD_PROJECT, CLOUDSDK_CORE_PROJECT, or the
+    /// credentials' project].
+    #[arg(long, value_name = "ID", help_heading = "Cloud Logging")]
+    pub project: Option<String>,
+    /// Only this service (Cloud Run `resource.labels.service_name`). Repeatable.
+    #[arg(long = "service", value_name = "NAME", help_heading = "Cloud Logging")]
+    pub services: Vec<String>,
+    /// Only this revision's entries.
+    #[arg(long, value_name = "NAME", help_heading = "Cloud Logging")]
+    pub revision: Option<String>,
+    /// Monitored-resource type [default: cloud_run_revision].
+    #[arg(long, value_enum, value_name = "TYPE", help_heading = "Cloud Logging")]
+    pub resource_type: Option<ResourceTypeArg>,
+    /// GKE namespace (with --resource-type k8s_container).
+    #[arg(long, value_name = "NAME", help_heading = "Cloud Logging")]
+    pub namespace: Option<String>,
+    /// GKE container name (with --resource-type k8s_container).
+    #[arg(long, value_name = "NAME", help_heading = "Cloud Logging")]
+    pub container: Option<String>,
+    /// Window ending now (or at --until): 90s, 30m, 2h, 1d, 1w [default: 1h].
+    #[arg(
+        long,
+        value_name = "DURATION",
+        conflicts_with = "from",
+        help_heading = "Cloud Logging"
+    )]
+    pub since: Option<String>,
+    /// Window start, RFC 3339 (2025-06-01T10:00:00Z).
+    #[arg(long, value_name = "TIME", help_heading = "Cloud Logging")]
+    pub from: Option<String>,
+    /// Window end, RFC 3339 [default: now].
+    #[arg(long, value_name = "TIME", help_heading = "Cloud Logging")]
+    pub until: Option<String>,
+    /// A Logging query ANDed on top of the generated one.
+    #[arg(long, value_name = "EXPR", help_heading = "Cloud Logging")]
+    pub filter: Option<String>,
+    /// Stop after N entries (the newest N).
+    #[arg(long, value_name = "N", help_heading = "Cloud Logging")]
+    pub limit: Option<u64>,
+    /// Also fetch entries without a severity (plain stdout/stderr lines such as split
+    /// stack traces and console.error output); often many more entries.
+    #[arg(long, help_heading = "Cloud Logging")]
+    pub unleveled: bool,
+    /// Cloud Logging API root [env: GCP_TRIAGE_LOGGING_ENDPOINT] [default:
+    /// https://logging.googleapis.com].
+    #[arg(long, value_name = "URL", help_heading = "Cloud Logging")]
+    pub logging_endpoint: Option<String>,
+    /// Give up on a page after retrying it this long (429 quota waits, 5xx) [default: 5m].
+    #[arg(long, value_name = "DURATION", help_heading = "Cloud Logging")]
+    pub retry_deadline: Option<String>,
+    /// Print the generated Logging query and exit (no credentials needed).
+    #[arg(long, help_heading = "Cloud Logging")]
+    pub print_filter: bool,
+}
+
+/// `fetch` arguments.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Where and what to read.
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    /// Severity floor of the query (5xx request logs are always fetched).
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = SeverityArg::Warning)]
+    pub min_severity: SeverityArg,
+    /// Write the entries here (NDJSON, one entry per line); `-` or absent is stdout.
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub out: Option<PathBuf>,
+}
+
 /// `analyze` arguments.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// Exported log files: gcloud JSON, NDJSON sink exports, API responses, text; `.gz`
-    /// is detected. `-` reads stdin.
-    #[arg(value_name = "FILE", required = true)]
+    /// is detected. `-` reads stdin. Without FILE, entries come from Cloud Logging.
+    #[arg(value_name = "FILE")]
     pub inputs: Vec<String>,
+
+    /// Where and what to read from Cloud Logging (instead of FILEs).
+    #[command(flatten)]
+    pub cloud: CloudArgs,
 
     /// How to read the inputs.
     #[arg(long, value_enum, default_value_t = InputFormatArg::Auto, help_heading = "Input")]

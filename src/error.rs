@@ -85,6 +85,81 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// No credential source in the chain applies.
+    #[error(
+        "no Google credentials found: run `gcloud auth application-default login`, set \
+         GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or set \
+         GOOGLE_OAUTH_ACCESS_TOKEN"
+    )]
+    NoCredentials,
+    /// A credential source was found but gave no token.
+    #[error("credentials from {origin}")]
+    Credentials {
+        /// Which source.
+        origin: &'static str,
+        /// `gcp_auth`'s cause.
+        #[source]
+        source: Box<gcp_auth::Error>,
+    },
+    /// No project from flags, environment or credentials.
+    #[error("no project: pass --project, or set GOOGLE_CLOUD_PROJECT or CLOUDSDK_CORE_PROJECT")]
+    NoProject,
+    /// Cloud Logging rejected the query (HTTP 400).
+    #[error("Cloud Logging rejected the filter: {message} (--print-filter shows it)")]
+    BadFilter {
+        /// The API's `error.message`.
+        message: String,
+    },
+    /// Cloud Logging refused a request and retrying cannot help.
+    #[error("Cloud Logging: HTTP {status} {status_name}: {message}{}", if .hint.is_empty() { String::new() } else { format!(" ({hint})") })]
+    LoggingRejected {
+        /// HTTP status.
+        status: u16,
+        /// `error.status`, e.g. `PERMISSION_DENIED`.
+        status_name: String,
+        /// The API's `error.message`.
+        message: String,
+        /// What to do about it.
+        hint: String,
+    },
+    /// Cloud Logging kept failing with transient errors.
+    #[error("Cloud Logging unavailable after {attempts} attempts: {last}")]
+    LoggingUnavailable {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        last: String,
+    },
+    /// Retries ran past the retry deadline.
+    #[error("Cloud Logging: gave up after retrying for {waited} s (--retry-deadline): {last}")]
+    RetryDeadline {
+        /// Seconds spent on the page.
+        waited: u64,
+        /// The last failure.
+        last: String,
+    },
+    /// A 200 answer that is not an `entries.list` response.
+    #[error("Cloud Logging: page {page}: invalid response")]
+    LoggingResponse {
+        /// 1-based page number.
+        page: u64,
+        /// The JSON cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot set up the HTTP client")]
+    HttpClient {
+        /// reqwest's cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    /// The fetch thread died (a bug).
+    #[error("the Cloud Logging fetch stopped unexpectedly")]
+    FetchThread,
     /// Serialising the report failed (a bug, not an input problem).
     #[error("cannot serialise the report")]
     Serialize(#[source] serde_json::Error),
@@ -98,12 +173,23 @@ impl Error {
             | Error::ReadRules { .. }
             | Error::ReadTemplate { .. }
             | Error::Template { .. }
-            | Error::Usage(_) => 2,
+            | Error::Usage(_)
+            | Error::NoProject
+            | Error::BadFilter { .. } => 2,
             Error::ReadInput { .. }
             | Error::ParseInput { .. }
             | Error::StrictEntry { .. }
             | Error::WriteOutput { .. }
-            | Error::Serialize(_) => 3,
+            | Error::Serialize(_)
+            | Error::NoCredentials
+            | Error::Credentials { .. }
+            | Error::LoggingRejected { .. }
+            | Error::LoggingUnavailable { .. }
+            | Error::RetryDeadline { .. }
+            | Error::LoggingResponse { .. }
+            | Error::HttpClient { .. }
+            | Error::Runtime(_)
+            | Error::FetchThread => 3,
         }
     }
 

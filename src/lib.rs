@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod cluster;
 pub mod entry;
 pub mod error;

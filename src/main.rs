@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use gcp_triage::app;
 use gcp_triage::cli::{Cli, Command, RulesCommand};
+use gcp_triage::clock::SystemClock;
 use gcp_triage::error::{Error, one_line};
-use gcp_triage::settings::{Analyze, Output};
+use gcp_triage::settings::{Analyze, Fetch, Output};
 
 fn report_error(e: &Error) -> ExitCode {
     if e.is_broken_pipe() {
@@ -25,7 +26,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let output = Output::new(cli.verbose, cli.quiet, cli.color);
     let result = match cli.command {
-        Command::Analyze(args) => Analyze::from_args(args).and_then(|s| app::analyze(&s, output)),
+        Command::Analyze(args) => {
+            Analyze::from_args(args, &SystemClock).and_then(|s| app::analyze(&s, output))
+        }
+        Command::Fetch(args) => {
+            Fetch::from_args(args, &SystemClock).and_then(|s| app::fetch(&s, output))
+        }
         Command::Rules(RulesCommand::Check { dirs }) => app::rules_check(&dirs),
         Command::Rules(RulesCommand::Explain { message, rules }) => {
             app::rules_explain(&message, &rules)

@@ -3,11 +3,24 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::cli::{AnalyzeArgs, ColorChoice, FormatArg, InputFormatArg, SeverityArg};
+use chrono::{DateTime, Utc};
+
+use crate::cli::{
+    AnalyzeArgs, CloudArgs, ColorChoice, FetchArgs, FormatArg, InputFormatArg, ResourceTypeArg,
+    SeverityArg,
+};
+use crate::clock::Clock;
 use crate::entry::Severity;
 use crate::error::{Error, Result};
+use crate::source::auth::AuthEnv;
+use crate::source::cloud_logging::{Request, RetryPolicy};
 use crate::source::files::InputFormat;
+use crate::source::query::{self, MAX_FILTER_CHARS, ResourceType, Scope};
+
+/// The public Cloud Logging API.
+pub const DEFAULT_LOGGING_ENDPOINT: &str = "https://logging.googleapis.com";
 
 /// Output on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,11 +74,40 @@ impl Output {
     }
 }
 
+/// Where `analyze` reads entries.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Exported files (`-` is stdin).
+    Files(Vec<String>),
+    /// The Cloud Logging API.
+    Cloud(Box<Cloud>),
+}
+
+/// A validated Cloud Logging read.
+#[derive(Debug, Clone)]
+pub struct Cloud {
+    /// What to fetch.
+    pub scope: Scope,
+    /// The request (endpoint, project, filter, limit, retries, credentials).
+    pub request: Request,
+    /// Print the filter and stop.
+    pub print_filter: bool,
+}
+
+/// Settings for `fetch`.
+#[derive(Debug, Clone)]
+pub struct Fetch {
+    /// The read.
+    pub cloud: Cloud,
+    /// NDJSON destination; `None` is stdout.
+    pub out: Option<PathBuf>,
+}
+
 /// Settings for `analyze`.
 #[derive(Debug, Clone)]
 pub struct Analyze {
-    /// Inputs (`-` is stdin).
-    pub inputs: Vec<String>,
+    /// Where entries come from.
+    pub source: Source,
     /// Input format.
     pub input_format: InputFormat,
     /// Malformed entries are errors.
@@ -105,9 +147,191 @@ pub fn severity(s: SeverityArg) -> Severity {
     }
 }
 
+fn parse_time(flag: &str, text: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            Error::Usage(format!(
+                "{flag} {text:?}: not an RFC 3339 time (e.g. 2025-06-01T10:00:00Z)"
+            ))
+        })
+}
+
+fn parse_duration(flag: &str, text: &str) -> Result<chrono::TimeDelta> {
+    query::parse_duration(text).ok_or_else(|| {
+        Error::Usage(format!(
+            "{flag} {text:?}: not a duration (a whole number and s, m, h, d or w: 30m, 2h, 1d)"
+        ))
+    })
+}
+
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+impl CloudArgs {
+    /// Whether any Cloud Logging flag was given.
+    pub fn any(&self) -> bool {
+        let CloudArgs {
+            project,
+            services,
+            revision,
+            resource_type,
+            namespace,
+            container,
+            since,
+            from,
+            until,
+            filter,
+            limit,
+            unleveled,
+            logging_endpoint,
+            retry_deadline,
+            print_filter,
+        } = self;
+        project.is_some()
+            || !services.is_empty()
+            || revision.is_some()
+            || resource_type.is_some()
+            || namespace.is_some()
+            || container.is_some()
+            || since.is_some()
+            || from.is_some()
+            || until.is_some()
+            || filter.is_some()
+            || limit.is_some()
+            || *unleveled
+            || logging_endpoint.is_some()
+            || retry_deadline.is_some()
+            || *print_filter
+    }
+}
+
+impl Cloud {
+    /// Validates the Cloud Logging flags. `env` looks up environment variables;
+    /// `clock` gives "now" for `--since` and a missing `--until`.
+    pub fn from_args(
+        a: CloudArgs,
+        min_severity: Severity,
+        env: &dyn Fn(&str) -> Option<String>,
+        clock: &dyn Clock,
+    ) -> Result<Cloud> {
+        let resource_type = match a.resource_type.unwrap_or(ResourceTypeArg::CloudRunRevision) {
+            ResourceTypeArg::CloudRunRevision => ResourceType::CloudRunRevision,
+            ResourceTypeArg::CloudRunJob => ResourceType::CloudRunJob,
+            ResourceTypeArg::K8sContainer => ResourceType::K8sContainer,
+            ResourceTypeArg::GaeApp => ResourceType::GaeApp,
+            ResourceTypeArg::CloudFunction => ResourceType::CloudFunction,
+        };
+        let tname = resource_type.name();
+        if !a.services.is_empty() && resource_type.service_label().is_none() {
+            return Err(Error::Usage(format!(
+                "--service does not apply to {tname}; use --namespace and --container"
+            )));
+        }
+        if a.revision.is_some() && resource_type.revision_label().is_none() {
+            return Err(Error::Usage(format!(
+                "--revision does not apply to {tname} (only cloud_run_revision and gae_app)"
+            )));
+        }
+        if (a.namespace.is_some() || a.container.is_some())
+            && resource_type != ResourceType::K8sContainer
+        {
+            return Err(Error::Usage(
+                "--namespace and --container need --resource-type k8s_container".into(),
+            ));
+        }
+        if a.limit == Some(0) {
+            return Err(Error::Usage("--limit must be at least 1".into()));
+        }
+        let until = match &a.until {
+            Some(t) => parse_time("--until", t)?,
+            None => chrono::SubsecRound::trunc_subsecs(clock.now(), 0),
+        };
+        let from = match (&a.from, &a.since) {
+            (Some(t), _) => parse_time("--from", t)?,
+            (None, Some(d)) => until - parse_duration("--since", d)?,
+            (None, None) => until - chrono::TimeDelta::hours(1),
+        };
+        if from >= until {
+            return Err(Error::Usage(format!(
+                "empty window: --from {} is not before --until {}",
+                query::timestamp(from),
+                query::timestamp(until)
+            )));
+        }
+        let deadline = match &a.retry_deadline {
+            Some(d) => parse_duration("--retry-deadline", d)?
+                .to_std()
+                .unwrap_or(Duration::from_secs(300)),
+            None => RetryPolicy::default().deadline,
+        };
+        let scope = Scope {
+            resource_type,
+            services: a.services,
+            revision: non_empty(a.revision),
+            namespace: non_empty(a.namespace),
+            container: non_empty(a.container),
+            from,
+            until,
+            min_severity,
+            unleveled: a.unleveled,
+            extra: non_empty(a.filter),
+        };
+        let filter = scope.filter();
+        if filter.chars().count() > MAX_FILTER_CHARS {
+            return Err(Error::Usage(format!(
+                "the Logging query is {} characters; the API accepts at most {MAX_FILTER_CHARS}",
+                filter.chars().count()
+            )));
+        }
+        let project = non_empty(a.project)
+            .or_else(|| non_empty(env("GOOGLE_CLOUD_PROJECT")))
+            .or_else(|| non_empty(env("CLOUDSDK_CORE_PROJECT")));
+        let endpoint = non_empty(a.logging_endpoint)
+            .or_else(|| non_empty(env("GCP_TRIAGE_LOGGING_ENDPOINT")))
+            .unwrap_or_else(|| DEFAULT_LOGGING_ENDPOINT.to_string());
+        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+            return Err(Error::Usage(format!(
+                "--logging-endpoint {endpoint:?}: expected an http:// or https:// URL"
+            )));
+        }
+        Ok(Cloud {
+            request: Request {
+                endpoint,
+                project,
+                filter,
+                limit: a.limit,
+                retry: RetryPolicy {
+                    deadline,
+                    ..RetryPolicy::default()
+                },
+                auth: AuthEnv::from_env(),
+            },
+            scope,
+            print_filter: a.print_filter,
+        })
+    }
+}
+
+fn std_env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+impl Fetch {
+    /// Validates `fetch` flags.
+    pub fn from_args(a: FetchArgs, clock: &dyn Clock) -> Result<Fetch> {
+        let out = a.out.filter(|p| p.as_os_str() != "-");
+        Ok(Fetch {
+            cloud: Cloud::from_args(a.cloud, severity(a.min_severity), &std_env, clock)?,
+            out,
+        })
+    }
+}
+
 impl Analyze {
     /// Validates `analyze` flags.
-    pub fn from_args(a: AnalyzeArgs) -> Result<Analyze> {
+    pub fn from_args(a: AnalyzeArgs, clock: &dyn Clock) -> Result<Analyze> {
         if a.top == 0 {
             return Err(Error::Usage("--top must be at least 1".into()));
         }
@@ -119,8 +343,25 @@ impl Analyze {
         if a.inputs.iter().filter(|i| *i == "-").count() > 1 {
             return Err(Error::Usage("stdin (-) can be read only once".into()));
         }
+        let min_severity = severity(a.min_severity);
+        let source = if a.inputs.is_empty() {
+            Source::Cloud(Box::new(Cloud::from_args(
+                a.cloud,
+                min_severity,
+                &std_env,
+                clock,
+            )?))
+        } else if a.cloud.any() {
+            return Err(Error::Usage(
+                "FILE inputs and Cloud Logging flags (--project, --service, --since, ...) \
+                 exclude each other: give files, or fetch"
+                    .into(),
+            ));
+        } else {
+            Source::Files(a.inputs)
+        };
         Ok(Analyze {
-            inputs: a.inputs,
+            source,
             input_format: match a.input_format {
                 InputFormatArg::Auto => InputFormat::Auto,
                 InputFormatArg::Json => InputFormat::Json,
@@ -130,7 +371,7 @@ impl Analyze {
             rules: a.rules,
             builtin_rules: !a.no_builtin_rules,
             top: a.top,
-            min_severity: severity(a.min_severity),
+            min_severity,
             fail_on: a.fail_on.map(severity),
             format: match a.format {
                 FormatArg::Table => Format::Table,

@@ -16,6 +16,7 @@ use crate::rank::Score;
 use crate::redact::redact;
 use crate::signature::SignatureKind;
 use crate::signature::rules::{RuleSet, render};
+use crate::source::query::{Scope, logs_explorer_url};
 
 /// Version of the context's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -178,6 +179,40 @@ pub struct ClusterView {
     pub logs_explorer_url: Option<String>,
 }
 
+/// Where the entries of a Cloud Logging report came from: enough to reproduce it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Query {
+    /// The project read.
+    pub project: String,
+    /// The Logging query sent.
+    pub filter: String,
+    /// Window start (inclusive).
+    pub from: DateTime<Utc>,
+    /// Window end (exclusive).
+    pub until: DateTime<Utc>,
+    /// `--limit`, if set.
+    pub limit: Option<u64>,
+    /// The API root used.
+    pub endpoint: String,
+    /// The same query and window in Logs Explorer.
+    pub logs_explorer_url: String,
+    /// Pages received.
+    pub pages: u64,
+    /// HTTP requests sent (retries included).
+    pub requests: u64,
+    /// Retries.
+    pub retries: u64,
+}
+
+/// A Cloud Logging source, for the report: what to echo and how to link clusters.
+#[derive(Debug, Clone)]
+pub struct CloudInput {
+    /// What is echoed.
+    pub query: Query,
+    /// The scope, for per-cluster links.
+    pub scope: Scope,
+}
+
 /// The whole report context.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -187,6 +222,8 @@ pub struct Report {
     pub tool: String,
     /// Inputs read (paths, `-` for stdin).
     pub inputs: Vec<String>,
+    /// The Cloud Logging query, when entries were fetched (null for files).
+    pub query: Option<Query>,
     /// True when reading stopped early; the report covers what was read.
     pub partial: bool,
     /// Why it is partial.
@@ -373,6 +410,8 @@ pub struct ReportInput<'a> {
     pub settings: ReportSettings,
     /// Rules (for whys and hints).
     pub rules: &'a RuleSet,
+    /// The Cloud Logging source, if entries were fetched.
+    pub cloud: Option<CloudInput>,
 }
 
 /// Builds the report context.
@@ -386,6 +425,7 @@ pub fn build(input: ReportInput<'_>) -> Report {
         partial_reason,
         settings,
         rules,
+        cloud,
     } = input;
     let start = ranked.iter().filter_map(|(c, _)| c.first_seen).min();
     let end = ranked.iter().filter_map(|(c, _)| c.last_seen).max();
@@ -406,12 +446,13 @@ pub fn build(input: ReportInput<'_>) -> Report {
         .into_iter()
         .take(settings.top)
         .enumerate()
-        .map(|(i, (c, score))| view(i + 1, &c, score, rules))
+        .map(|(i, (c, score))| view(i + 1, &c, score, rules, cloud.as_ref()))
         .collect();
     Report {
         schema_version: SCHEMA_VERSION,
         tool: format!("gcp-triage {}", env!("CARGO_PKG_VERSION")),
         inputs,
+        query: cloud.map(|c| c.query),
         partial: partial_reason.is_some(),
         partial_reason,
         summary: Summary {
@@ -436,7 +477,31 @@ pub fn build(input: ReportInput<'_>) -> Report {
     }
 }
 
-fn view(rank: usize, c: &Cluster, score: Score, rules: &RuleSet) -> ClusterView {
+/// A Logs Explorer link to a cluster's exemplar entries, over the cluster's window.
+fn cluster_link(cloud: &CloudInput, exemplars: &[Exemplar], c: &Cluster) -> String {
+    let mut ids: Vec<String> = exemplars
+        .iter()
+        .filter_map(|e| e.insert_id.clone())
+        .collect();
+    ids.dedup();
+    let margin = chrono::TimeDelta::minutes(1);
+    let from = c.first_seen.map_or(cloud.query.from, |t| t - margin);
+    let until = c.last_seen.map_or(cloud.query.until, |t| t + margin);
+    logs_explorer_url(
+        &cloud.query.project,
+        &cloud.scope.entries_query(&ids),
+        from,
+        until,
+    )
+}
+
+fn view(
+    rank: usize,
+    c: &Cluster,
+    score: Score,
+    rules: &RuleSet,
+    cloud: Option<&CloudInput>,
+) -> ClusterView {
     let mut exemplars = c.early.clone();
     for ex in &c.late {
         if !exemplars
@@ -485,7 +550,6 @@ fn view(rank: usize, c: &Cluster, score: Score, rules: &RuleSet) -> ClusterView 
         },
         why_ranked: format!("Score {}: {}.", score.total, top_parts.join(", ")),
         score,
-        exemplars,
         http_failures: c.http.clone(),
         error_groups: c.error_groups.iter().cloned().collect(),
         source_locations: sorted_counts(&c.source_locations),
@@ -494,7 +558,8 @@ fn view(rank: usize, c: &Cluster, score: Score, rules: &RuleSet) -> ClusterView 
         hints: rule
             .map(|r| r.hints.iter().map(|h| render(h, &sig.captures)).collect())
             .unwrap_or_default(),
-        logs_explorer_url: None,
+        logs_explorer_url: cloud.map(|cl| cluster_link(cl, &exemplars, c)),
+        exemplars,
     }
 }
 

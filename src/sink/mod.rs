@@ -1,6 +1,8 @@
 //! Sinks: where the report goes. stdout (table, markdown, JSON), the markdown file,
-//! the assignments CSV. Only sinks write output.
+//! the assignments CSV, fetched entries as NDJSON, progress on stderr. Only sinks
+//! write output.
 
+pub mod progress;
 pub mod terminal;
 
 use std::fs::File;
@@ -87,5 +89,94 @@ impl Assignments {
             path: self.path.display().to_string(),
             source,
         })
+    }
+}
+
+/// Fetched entries as NDJSON: one compact entry per line, exactly as the API sent it
+/// (keys, numbers and strings untouched; only whitespace between tokens is dropped).
+pub struct EntryWriter {
+    name: String,
+    out: Box<dyn Write>,
+    line: Vec<u8>,
+}
+
+impl EntryWriter {
+    /// Writes to `path`, or stdout when `None`.
+    pub fn create(path: Option<&Path>) -> Result<EntryWriter> {
+        let (name, out): (String, Box<dyn Write>) = match path {
+            Some(p) => (
+                p.display().to_string(),
+                Box::new(BufWriter::new(File::create(p).map_err(|source| {
+                    Error::WriteOutput {
+                        path: p.display().to_string(),
+                        source,
+                    }
+                })?)),
+            ),
+            None => ("-".to_string(), Box::new(BufWriter::new(io::stdout()))),
+        };
+        Ok(EntryWriter {
+            name,
+            out,
+            line: Vec::new(),
+        })
+    }
+
+    /// Appends one entry (valid JSON text).
+    pub fn write(&mut self, json: &str) -> Result<()> {
+        self.line.clear();
+        compact_into(json, &mut self.line);
+        self.line.push(b'\n');
+        self.out
+            .write_all(&self.line)
+            .map_err(|source| Error::WriteOutput {
+                path: self.name.clone(),
+                source,
+            })
+    }
+
+    /// Flushes (call at the end, also after a failed fetch: what arrived is kept).
+    pub fn finish(mut self) -> Result<()> {
+        self.out.flush().map_err(|source| Error::WriteOutput {
+            path: self.name.clone(),
+            source,
+        })
+    }
+}
+
+/// Drops the whitespace between the tokens of valid JSON text.
+fn compact_into(json: &str, out: &mut Vec<u8>) {
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json.as_bytes() {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            out.push(b);
+            in_string = b == b'"';
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn compacting_keeps_strings_and_numbers_exactly() {
+        let mut out = Vec::new();
+        super::compact_into(
+            "{\n  \"a b\": \"x \\\" y\\n\",\n  \"n\": 1.2345678901234567e+19,\n  \"l\": [ 1, 2 ]\n}",
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"a b\":\"x \\\" y\\n\",\"n\":1.2345678901234567e+19,\"l\":[1,2]}"
+        );
     }
 }

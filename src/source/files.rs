@@ -44,6 +44,18 @@ pub enum Item {
     },
 }
 
+/// Parses one raw entry (a JSON object) numbered `index`.
+pub fn parse_entry(index: u64, json: &str) -> Item {
+    match serde_json::from_str::<RawEntry>(json) {
+        Ok(raw) => Item::Entry(Box::new(Entry::from_raw(index, raw))),
+        Err(error) => Item::Malformed {
+            index,
+            line: None,
+            error,
+        },
+    }
+}
+
 /// Reads one input (`-` is stdin) and hands every raw entry to `on_item`.
 /// `next_index` numbers entries across inputs (1-based) and is advanced.
 pub fn read_input(
@@ -138,9 +150,9 @@ impl Ctx<'_> {
 
     fn entry_json(&mut self, json: &str, line: Option<u64>) -> Result<()> {
         let index = self.take_index();
-        let item = match serde_json::from_str::<RawEntry>(json) {
-            Ok(raw) => Item::Entry(Box::new(Entry::from_raw(index, raw))),
-            Err(error) => Item::Malformed { index, line, error },
+        let item = match parse_entry(index, json) {
+            Item::Malformed { index, error, .. } => Item::Malformed { index, line, error },
+            entry @ Item::Entry(_) => entry,
         };
         (self.on_item)(item)
     }

@@ -1,4 +1,8 @@
-//! Sources yield raw log entries one at a time. Only the file source exists so far:
-//! JSON array, NDJSON, concatenated objects, API-response wrappers, gzip, UTF-16, text.
+//! Sources yield raw log entries one at a time: exported files and stdin
+//! ([`files`]), or the Cloud Logging API ([`cloud_logging`], with [`auth`] for tokens
+//! and [`query`] for the filter it sends).
 
+pub mod auth;
+pub mod cloud_logging;
 pub mod files;
+pub mod query;

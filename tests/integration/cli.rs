@@ -32,7 +32,17 @@ fn exit_0_and_1_follow_fail_on() {
 
 #[test]
 fn exit_2_for_usage_bad_rules_and_bad_templates() {
-    bin().args(["analyze"]).assert().code(2);
+    bin()
+        .args(["analyze", "--since", "soon"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--since \"soon\": not a duration"));
+    bin()
+        .args(["analyze", "--project", "p"])
+        .arg(sample("app.log"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("exclude each other"));
     bin()
         .args(["analyze", "--top", "0", "x"])
         .assert()

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod cloud_logging;
 mod real_samples;
 mod samples;
 mod snapshots;
@@ -37,10 +38,24 @@ pub fn shared(rel: &str) -> PathBuf {
     path
 }
 
-/// The binary, with a clean environment for colour.
+/// The binary, with a clean environment: no colour settings, and no credential
+/// source it could reach (no token or key variables, no gcloud files or `gcloud` on
+/// PATH, a metadata host that refuses at once), so nothing probes beyond 127.0.0.1.
 pub fn bin() -> Command {
     let mut c = Command::cargo_bin("gcp-triage").expect("the binary is built by cargo test");
     c.env_remove("NO_COLOR").env("TERM", "dumb");
+    for var in [
+        "GOOGLE_OAUTH_ACCESS_TOKEN",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_CLOUD_PROJECT",
+        "CLOUDSDK_CORE_PROJECT",
+        "GCP_TRIAGE_LOGGING_ENDPOINT",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("HOME", root().join("target").join("no-home"))
+        .env("PATH", "")
+        .env("GCE_METADATA_HOST", "127.0.0.1:9");
     c
 }
 
