@@ -12,8 +12,10 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  ran; nothing at or above --fail-on
   1  clusters at or above --fail-on were found
-  2  usage or configuration error (bad flags, bad rule file, bad template)
-  3  source failure (unreadable or broken input); the report still covers what was read
+  2  usage or configuration error (bad flags, bad rule file, bad template, a filter
+     Cloud Logging rejects)
+  3  source failure (unreadable or broken input, no credentials, Cloud Logging failing);
+     a report still covers what was read
   4  report produced, publishing it failed";
 
 /// Turn Google Cloud Logging entries into ranked error clusters and a five-whys debug report.
