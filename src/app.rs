@@ -6,6 +6,7 @@ use std::io::Write as _;
 
 use crate::cluster::Clusterer;
 use crate::error::{Error, Result, one_line};
+use crate::report::issue::IssueRenderer;
 use crate::report::{self, CloudInput, Query, Renderer, ReportInput, ReportSettings};
 use crate::settings::{Analyze, Cloud, Fetch, Format, Output, Source, Verbosity};
 use crate::signature::fallback::Fallback;
@@ -13,6 +14,7 @@ use crate::signature::rules::RuleSet;
 use crate::signature::{self, SignatureKind};
 use crate::sink::progress::Progress;
 use crate::sink::{self, Assignments, EntryWriter};
+use crate::sink::{actions, github};
 use crate::source::cloud_logging::{self, Event};
 use crate::source::files::{self, Item};
 use crate::source::query::logs_explorer_url;
@@ -146,6 +148,109 @@ pub fn fetch(s: &Fetch, output: Output) -> Result<Status> {
     })
 }
 
+/// A user template: (name, text).
+fn read_template(path: Option<&std::path::Path>) -> Result<Option<(String, String)>> {
+    path.map(|path| {
+        std::fs::read_to_string(path)
+            .map(|text| (path.display().to_string(), text))
+            .map_err(|source| Error::ReadTemplate {
+                path: path.to_path_buf(),
+                source,
+            })
+    })
+    .transpose()
+}
+
+/// Files GitHub issues and writes the Actions files, after the report is out. Returns
+/// the first publishing failure.
+fn publish(
+    s: &Analyze,
+    output: Output,
+    report: &report::Report,
+    markdown: Option<&str>,
+    issue_renderer: Option<&IssueRenderer>,
+) -> Option<Error> {
+    let mut first_error: Option<Error> = None;
+    let mut filed = Vec::new();
+    if let (Some(gh), Some(r)) = (&s.github, issue_renderer) {
+        let mut dry = Vec::new();
+        let publication = github::file_issues(report, gh, r, s.run_url.as_deref(), &mut dry);
+        if !dry.is_empty() {
+            let text = String::from_utf8_lossy(&dry);
+            let text = if s.actions.is_some() {
+                actions::guarded(&text)
+            } else {
+                text.into_owned()
+            };
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        }
+        if output.verbosity != Verbosity::Quiet {
+            for f in &publication.filed {
+                let what = match f.action {
+                    github::Action::Created => "created",
+                    github::Action::Regression => "created (regression)",
+                    github::Action::Commented => "commented on",
+                    github::Action::WouldCreate
+                    | github::Action::WouldCreateRegression
+                    | github::Action::WouldComment => continue,
+                };
+                warn_info(&format!(
+                    "{what} {} for cluster {}",
+                    f.url.as_deref().unwrap_or("an issue"),
+                    f.fingerprint
+                ));
+            }
+        }
+        filed = publication.filed;
+        first_error = publication.error;
+    }
+    if let Some(a) = &s.actions {
+        let _ = std::io::stderr()
+            .lock()
+            .write_all(actions::annotations(report).as_bytes());
+        if let (Some(path), Some(md)) = (&a.summary, markdown)
+            && let Err(e) = actions::write_summary(path, md)
+        {
+            first_error.get_or_insert(e);
+        }
+        if let Some(path) = &a.output {
+            let count = |pred: fn(github::Action) -> bool| {
+                filed.iter().filter(|f| pred(f.action)).count().to_string()
+            };
+            let urls: Vec<&str> = filed.iter().filter_map(|f| f.url.as_deref()).collect();
+            let outputs = [
+                ("clusters", report.summary.clusters_total.to_string()),
+                (
+                    "top_fingerprint",
+                    report
+                        .clusters
+                        .first()
+                        .map(|c| c.fingerprint.clone())
+                        .unwrap_or_default(),
+                ),
+                ("partial", report.partial.to_string()),
+                (
+                    "issues_created",
+                    count(|a| matches!(a, github::Action::Created | github::Action::Regression)),
+                ),
+                ("issues_updated", count(|a| a == github::Action::Commented)),
+                ("issue_urls", urls.join("\n")),
+                (
+                    "report_path",
+                    s.out
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                ),
+            ];
+            if let Err(e) = actions::write_outputs(path, &outputs) {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error
+}
+
 /// `gcp-triage analyze`.
 pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
     if let Source::Cloud(cloud) = &s.source
@@ -155,17 +260,14 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
     }
     // Everything that can be wrong with the configuration fails before any log is read.
     let rules = RuleSet::load(s.builtin_rules, &s.rules)?;
-    let template = match &s.template {
-        Some(path) => Some((
-            path.display().to_string(),
-            std::fs::read_to_string(path).map_err(|source| Error::ReadTemplate {
-                path: path.clone(),
-                source,
-            })?,
-        )),
+    let template = read_template(s.template.as_deref())?;
+    let renderer = Renderer::new(template)?;
+    let issue_renderer = match &s.github {
+        Some(_) => Some(IssueRenderer::new(read_template(
+            s.issue_template.as_deref(),
+        )?)?),
         None => None,
     };
-    let renderer = Renderer::new(template)?;
     let mut assignments = s
         .assignments
         .as_deref()
@@ -315,7 +417,10 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
     });
 
     // The report file first: nothing later may lose it.
-    let markdown = if s.out.is_some() || s.format == Format::Markdown {
+    let markdown = if s.out.is_some()
+        || s.format == Format::Markdown
+        || s.actions.as_ref().is_some_and(|a| a.summary.is_some())
+    {
         Some(renderer.render(&report)?)
     } else {
         None
@@ -323,14 +428,30 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
     if let (Some(path), Some(md)) = (&s.out, &markdown) {
         sink::file(path, md)?;
     }
+    // Under GitHub Actions, text that carries log lines is fenced off from the
+    // runner's command parser (JSON cannot start a line with `::`).
+    let guard = |text: String| {
+        if s.actions.is_some() {
+            actions::guarded(&text)
+        } else {
+            text
+        }
+    };
     match s.format {
         Format::Json => {
             let json = serde_json::to_string_pretty(&report).map_err(Error::Serialize)?;
             sink::stdout(&json)?;
         }
-        Format::Markdown => sink::stdout(markdown.as_deref().unwrap_or_default())?,
-        Format::Table => sink::stdout(&sink::terminal::table(&report))?,
+        Format::Markdown => sink::stdout(&guard(markdown.clone().unwrap_or_default()))?,
+        Format::Table => sink::stdout(&guard(sink::terminal::table(&report)))?,
     }
+    let publish_error = publish(
+        s,
+        output,
+        &report,
+        markdown.as_deref(),
+        issue_renderer.as_ref(),
+    );
     if output.verbosity == Verbosity::Verbose {
         let sm = &report.summary;
         warn_info(&format!(
@@ -346,6 +467,19 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
     }
 
     if let Some(e) = sink_error.or(source_error) {
+        if let Some(p) = &publish_error {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "gcp-triage: error: {}",
+                one_line(p)
+            );
+        }
+        return Ok(Status {
+            code: e.exit_code(),
+            error: Some(e),
+        });
+    }
+    if let Some(e) = publish_error {
         return Ok(Status {
             code: e.exit_code(),
             error: Some(e),

@@ -16,7 +16,7 @@ Exit codes:
      Cloud Logging rejects)
   3  source failure (unreadable or broken input, no credentials, Cloud Logging failing);
      a report still covers what was read
-  4  report produced, publishing it failed";
+  4  report produced, publishing it failed (GitHub issues, step summary, outputs)";
 
 /// Turn Google Cloud Logging entries into ranked error clusters and a five-whys debug report.
 #[derive(Debug, Parser)]
@@ -38,6 +38,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run; boxing buys nothing
 pub enum Command {
     /// Cluster and rank the errors in exported log files (or stdin), or fetched from
     /// Cloud Logging when no FILE is given, and report them.
@@ -258,6 +259,43 @@ pub struct AnalyzeArgs {
     /// insertId get their 1-based input position).
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     pub assignments: Option<PathBuf>,
+
+    /// Where and how to file GitHub issues.
+    #[command(flatten)]
+    pub github: GithubArgs,
+}
+
+/// GitHub issue filing. The token comes only from GITHUB_TOKEN or GH_TOKEN.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GithubArgs {
+    /// File (or update) one GitHub issue per top cluster; needs GITHUB_TOKEN or GH_TOKEN.
+    #[arg(long, help_heading = "GitHub")]
+    pub file_issues: bool,
+    /// Repository to file in [default: GITHUB_REPOSITORY].
+    #[arg(long, value_name = "OWNER/NAME", help_heading = "GitHub")]
+    pub github_repo: Option<String>,
+    /// GitHub API root, for GitHub Enterprise [default: GITHUB_API_URL, else
+    /// https://api.github.com].
+    #[arg(long, value_name = "URL", help_heading = "GitHub")]
+    pub github_api_url: Option<String>,
+    /// File at most N clusters (the top ones) [default: 3].
+    #[arg(long, value_name = "N", help_heading = "GitHub")]
+    pub max_issues: Option<usize>,
+    /// Labels for filed issues, comma-separated; issues are found again by the first
+    /// [default: gcp-triage].
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        help_heading = "GitHub"
+    )]
+    pub labels: Vec<String>,
+    /// Print exactly what would be created or commented; send no write.
+    #[arg(long, requires = "file_issues", help_heading = "GitHub")]
+    pub dry_run: bool,
+    /// Render issue bodies with this tera template instead of the built-in one.
+    #[arg(long, value_name = "FILE", help_heading = "GitHub")]
+    pub issue_template: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -160,6 +160,29 @@ pub enum Error {
     /// The fetch thread died (a bug).
     #[error("the Cloud Logging fetch stopped unexpectedly")]
     FetchThread,
+    /// A GitHub call failed.
+    #[error("GitHub: {action}: {}{message}{}", .status.map_or(String::new(), |s| format!("HTTP {s}: ")), if .hint.is_empty() { String::new() } else { format!(" ({hint})") })]
+    GitHub {
+        /// What was being done.
+        action: String,
+        /// HTTP status, when there was an answer.
+        status: Option<u16>,
+        /// GitHub's message (or the transport error).
+        message: String,
+        /// What to do about it.
+        hint: String,
+    },
+    /// A GitHub Actions file (step summary, outputs) could not be written.
+    #[error("{what} ({path}): cannot write")]
+    ActionsFile {
+        /// `GITHUB_STEP_SUMMARY` or `GITHUB_OUTPUT`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// Serialising the report failed (a bug, not an input problem).
     #[error("cannot serialise the report")]
     Serialize(#[source] serde_json::Error),
@@ -190,6 +213,7 @@ impl Error {
             | Error::HttpClient { .. }
             | Error::Runtime(_)
             | Error::FetchThread => 3,
+            Error::GitHub { .. } | Error::ActionsFile { .. } => 4,
         }
     }
 

@@ -8,13 +8,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::cli::{
-    AnalyzeArgs, CloudArgs, ColorChoice, FetchArgs, FormatArg, InputFormatArg, ResourceTypeArg,
-    SeverityArg,
+    AnalyzeArgs, CloudArgs, ColorChoice, FetchArgs, FormatArg, GithubArgs, InputFormatArg,
+    ResourceTypeArg, SeverityArg,
 };
 use crate::clock::Clock;
 use crate::entry::Severity;
 use crate::error::{Error, Result};
-use crate::source::auth::AuthEnv;
+use crate::sink::actions::Actions;
+use crate::sink::github::{DEFAULT_API_URL, GithubSettings, Repo};
+use crate::source::auth::{AuthEnv, Secret};
 use crate::source::cloud_logging::{Request, RetryPolicy};
 use crate::source::files::InputFormat;
 use crate::source::query::{self, MAX_FILTER_CHARS, ResourceType, Scope};
@@ -130,6 +132,95 @@ pub struct Analyze {
     pub template: Option<PathBuf>,
     /// Assignments CSV.
     pub assignments: Option<PathBuf>,
+    /// GitHub issue filing, when asked for.
+    pub github: Option<GithubSettings>,
+    /// User issue template.
+    pub issue_template: Option<PathBuf>,
+    /// GitHub Actions files, when running there.
+    pub actions: Option<Actions>,
+    /// The CI run's address (GitHub Actions), for issue bodies.
+    pub run_url: Option<String>,
+}
+
+impl GithubArgs {
+    /// Whether any GitHub flag was given.
+    fn any(&self) -> bool {
+        self.github_repo.is_some()
+            || self.github_api_url.is_some()
+            || self.max_issues.is_some()
+            || !self.labels.is_empty()
+            || self.issue_template.is_some()
+    }
+}
+
+/// Validates the GitHub flags (`None` without `--file-issues`).
+pub fn github(
+    a: &GithubArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<GithubSettings>> {
+    if !a.file_issues {
+        if a.any() {
+            return Err(Error::Usage(
+                "GitHub options (--github-repo, --labels, ...) need --file-issues".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    let repo_text = non_empty(a.github_repo.clone())
+        .or_else(|| non_empty(env("GITHUB_REPOSITORY")))
+        .ok_or_else(|| {
+            Error::Usage("--file-issues needs --github-repo OWNER/NAME or GITHUB_REPOSITORY".into())
+        })?;
+    let repo = Repo::parse(&repo_text)
+        .ok_or_else(|| Error::Usage(format!("--github-repo {repo_text:?}: expected OWNER/NAME")))?;
+    let token = non_empty(env("GITHUB_TOKEN"))
+        .or_else(|| non_empty(env("GH_TOKEN")))
+        .map(Secret::new);
+    if token.is_none() && !a.dry_run {
+        return Err(Error::Usage(
+            "--file-issues needs a token in GITHUB_TOKEN or GH_TOKEN (or use --dry-run)".into(),
+        ));
+    }
+    let api_url = non_empty(a.github_api_url.clone())
+        .or_else(|| non_empty(env("GITHUB_API_URL")))
+        .unwrap_or_else(|| DEFAULT_API_URL.to_string());
+    if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+        return Err(Error::Usage(format!(
+            "--github-api-url {api_url:?}: expected an http:// or https:// URL"
+        )));
+    }
+    let max_issues = a.max_issues.unwrap_or(3);
+    if max_issues == 0 {
+        return Err(Error::Usage("--max-issues must be at least 1".into()));
+    }
+    let mut labels: Vec<String> = a
+        .labels
+        .iter()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    if labels.is_empty() {
+        labels.push("gcp-triage".to_string());
+    }
+    Ok(Some(GithubSettings {
+        repo,
+        token,
+        api_url: api_url.trim_end_matches('/').to_string(),
+        max_issues,
+        labels,
+        dry_run: a.dry_run,
+    }))
+}
+
+/// The Actions run address, from `GITHUB_SERVER_URL`, `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`.
+fn run_url(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let server = non_empty(env("GITHUB_SERVER_URL"))?;
+    let repo = non_empty(env("GITHUB_REPOSITORY"))?;
+    let id = non_empty(env("GITHUB_RUN_ID"))?;
+    Some(format!(
+        "{}/{repo}/actions/runs/{id}",
+        server.trim_end_matches('/')
+    ))
 }
 
 /// Converts a command-line severity.
@@ -381,6 +472,10 @@ impl Analyze {
             out: a.out,
             template: a.template,
             assignments: a.assignments,
+            github: github(&a.github, &std_env)?,
+            issue_template: a.github.issue_template,
+            actions: Actions::from_env(&std_env),
+            run_url: run_url(&std_env),
         })
     }
 }

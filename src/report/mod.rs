@@ -3,6 +3,7 @@
 //! `templates/README.md`; `SCHEMA_VERSION` changes when a field changes meaning.
 
 pub mod filters;
+pub mod issue;
 
 use std::collections::BTreeMap;
 

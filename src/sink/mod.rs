@@ -2,6 +2,8 @@
 //! the assignments CSV, fetched entries as NDJSON, progress on stderr. Only sinks
 //! write output.
 
+pub mod actions;
+pub mod github;
 pub mod progress;
 pub mod terminal;
 

@@ -6,6 +6,7 @@
 
 mod cli;
 mod cloud_logging;
+mod github;
 mod real_samples;
 mod samples;
 mod snapshots;
@@ -38,8 +39,8 @@ pub fn shared(rel: &str) -> PathBuf {
     path
 }
 
-/// The binary, with a clean environment: no colour settings, and no credential
-/// source it could reach (no token or key variables, no gcloud files or `gcloud` on
+/// The binary, with a clean environment: no colour settings, no GitHub Actions or
+/// GitHub settings, and no Google credential source it could reach (no token or key variables, no gcloud files or `gcloud` on
 /// PATH, a metadata host that refuses at once), so nothing probes beyond 127.0.0.1.
 pub fn bin() -> Command {
     let mut c = Command::cargo_bin("gcp-triage").expect("the binary is built by cargo test");
@@ -50,6 +51,13 @@ pub fn bin() -> Command {
         "GOOGLE_CLOUD_PROJECT",
         "CLOUDSDK_CORE_PROJECT",
         "GCP_TRIAGE_LOGGING_ENDPOINT",
+        "GITHUB_ACTIONS",
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "GITHUB_REPOSITORY",
+        "GITHUB_API_URL",
+        "GITHUB_STEP_SUMMARY",
+        "GITHUB_OUTPUT",
     ] {
         c.env_remove(var);
     }
