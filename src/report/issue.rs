@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::cluster::trim_middle;
 use crate::error::{Error, Result};
-use crate::report::{ClusterView, Query, Report, Window, filters};
+use crate::report::{ClusterView, Query, Report, Window};
 
 /// Name of the built-in issue template.
 pub const ISSUE: &str = "issue.md";
@@ -116,11 +116,7 @@ pub fn title(c: &ClusterView, regression: bool) -> String {
 impl IssueRenderer {
     /// The built-in templates, or `issue_template` (name, text) for the body.
     pub fn new(issue_template: Option<(String, String)>) -> Result<IssueRenderer> {
-        let mut tera = tera::Tera::default();
-        tera.autoescape_on(Vec::new());
-        tera.register_filter("fence", filters::fence);
-        tera.register_filter("md", filters::md);
-        tera.register_filter("code", filters::code);
+        let mut tera = super::new_tera();
         let (issue_name, text) =
             issue_template.unwrap_or_else(|| (ISSUE.to_string(), ISSUE_TEMPLATE.to_string()));
         tera.add_raw_template(&issue_name, &text)

@@ -564,6 +564,17 @@ fn view(
     }
 }
 
+/// A tera instance for markdown: no HTML autoescape, and the filters that keep log
+/// text harmless (`fence`, `md`, `code`).
+pub(crate) fn new_tera() -> tera::Tera {
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(Vec::new());
+    tera.register_filter("fence", filters::fence);
+    tera.register_filter("md", filters::md);
+    tera.register_filter("code", filters::code);
+    tera
+}
+
 /// Renders the report through a template: the built-in one, or a user's file.
 pub struct Renderer {
     tera: tera::Tera,
@@ -580,11 +591,7 @@ fn tera_error(name: &str, e: &tera::Error) -> Error {
 impl Renderer {
     /// The built-in five-whys template, or `template` (name, text) instead.
     pub fn new(template: Option<(String, String)>) -> Result<Renderer> {
-        let mut tera = tera::Tera::default();
-        tera.autoescape_on(Vec::new());
-        tera.register_filter("fence", filters::fence);
-        tera.register_filter("md", filters::md);
-        tera.register_filter("code", filters::code);
+        let mut tera = new_tera();
         let (name, text) =
             template.unwrap_or_else(|| (FIVE_WHYS.to_string(), FIVE_WHYS_TEMPLATE.to_string()));
         tera.add_raw_template(&name, &text)

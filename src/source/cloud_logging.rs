@@ -322,44 +322,25 @@ impl Fetcher {
                 .await;
             let (wait, reason) = match sent {
                 Err(e) => {
-                    transient += 1;
                     let reason = if e.is_timeout() {
                         "request timed out".to_string()
                     } else {
                         format!("connection failed: {}", crate::error::one_line(&e))
                     };
-                    if transient >= policy.transient_attempts {
-                        return Err(Error::LoggingUnavailable {
-                            attempts: transient,
-                            last: reason,
-                        }
-                        .into());
-                    }
-                    (backoff(policy.transient_base, transient, 30), reason)
+                    transient_failure(&policy, &mut transient, reason)?
                 }
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let bytes = match resp.bytes().await {
                         Ok(b) => b,
                         Err(e) => {
-                            transient += 1;
                             let reason = format!(
                                 "reading the response failed: {}",
                                 crate::error::one_line(&e)
                             );
-                            if transient >= policy.transient_attempts {
-                                return Err(Error::LoggingUnavailable {
-                                    attempts: transient,
-                                    last: reason,
-                                }
-                                .into());
-                            }
-                            self.wait_and_retry(
-                                started,
-                                backoff(policy.transient_base, transient, 30),
-                                reason,
-                            )
-                            .await?;
+                            let (wait, reason) =
+                                transient_failure(&policy, &mut transient, reason)?;
+                            self.wait_and_retry(started, wait, reason).await?;
                             continue;
                         }
                     };
@@ -389,16 +370,8 @@ impl Fetcher {
                             )
                         }
                         500 | 502 | 503 | 504 => {
-                            transient += 1;
                             let reason = format!("HTTP {status} {}", err.status_or("UNAVAILABLE"));
-                            if transient >= policy.transient_attempts {
-                                return Err(Error::LoggingUnavailable {
-                                    attempts: transient,
-                                    last: reason,
-                                }
-                                .into());
-                            }
-                            (backoff(policy.transient_base, transient, 30), reason)
+                            transient_failure(&policy, &mut transient, reason)?
                         }
                         401 if creds.refreshes() && !reauthorised => {
                             reauthorised = true;
@@ -450,6 +423,24 @@ impl ErrorStatus {
             &self.status
         }
     }
+}
+
+/// Counts a transient failure: the backoff before the next attempt, or the error when
+/// the attempts are used up.
+fn transient_failure(
+    policy: &RetryPolicy,
+    transient: &mut u32,
+    reason: String,
+) -> std::result::Result<(Duration, String), Stop> {
+    *transient += 1;
+    if *transient >= policy.transient_attempts {
+        return Err(Error::LoggingUnavailable {
+            attempts: *transient,
+            last: reason,
+        }
+        .into());
+    }
+    Ok((backoff(policy.transient_base, *transient, 30), reason))
 }
 
 /// A non-retryable answer, with what to do about it.

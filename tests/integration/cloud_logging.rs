@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, header_regex, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::{analyze_json, bin, sample};
+use crate::{analyze_json, bin, run, sample, stderr};
 
 const TOKEN: &str = "ya29.test-token-7f3a";
 const FROM: &str = "2025-09-07T15:00:00Z";
@@ -154,6 +154,19 @@ async fn fake(responder: PagedLogging) -> MockServer {
     server
 }
 
+/// Answers `entries.list` with `response` before the paged fake: `times` times, or
+/// always.
+async fn answer_first(server: &MockServer, response: ResponseTemplate, times: Option<u64>) {
+    let mock = Mock::given(method("POST"))
+        .and(path(LIST))
+        .respond_with(response)
+        .with_priority(1);
+    match times {
+        Some(n) => mock.up_to_n_times(n).mount(server).await,
+        None => mock.mount(server).await,
+    }
+}
+
 fn cloud(server: &MockServer, args: &[&str]) -> assert_cmd::Command {
     let mut c = bin();
     c.env("GCP_TRIAGE_LOGGING_ENDPOINT", server.uri())
@@ -161,16 +174,6 @@ fn cloud(server: &MockServer, args: &[&str]) -> assert_cmd::Command {
         .args(args)
         .args(["--from", FROM, "--until", UNTIL]);
     c
-}
-
-async fn run(mut cmd: assert_cmd::Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn json_report(out: &Output) -> Value {
@@ -353,9 +356,7 @@ async fn fetch_to_ndjson_then_analyze_gives_the_direct_report() {
 #[tokio::test(flavor = "multi_thread")]
 async fn quota_429_waits_and_retries() {
     let server = fake(PagedLogging::new("demo", pages(&staging_entries(), 300))).await;
-    Mock::given(method("POST"))
-        .and(path(LIST))
-        .respond_with(google_error(
+    answer_first(&server, google_error(
             429,
             "RESOURCE_EXHAUSTED",
             "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute' of service 'logging.googleapis.com' for consumer 'project_number:123456789'.",
@@ -364,11 +365,7 @@ async fn quota_429_waits_and_retries() {
                  "domain": "googleapis.com", "metadata": {"quota_limit": "ReadRequestsPerMinutePerProject"}},
                 {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0.2s"}
             ]),
-        ))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+        ), Some(2)).await;
     let out = run(cloud(
         &server,
         &["analyze", "--project", "demo", "--format", "json", "-v"],
@@ -389,17 +386,12 @@ async fn quota_429_waits_and_retries() {
 #[tokio::test(flavor = "multi_thread")]
 async fn quota_429_without_a_delay_is_bounded_by_the_retry_deadline() {
     let server = fake(PagedLogging::new("demo", pages(&staging_entries(), 300))).await;
-    Mock::given(method("POST"))
-        .and(path(LIST))
-        .respond_with(google_error(
-            429,
-            "RESOURCE_EXHAUSTED",
-            "Quota exceeded",
-            &json!([]),
-        ))
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    answer_first(
+        &server,
+        google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded", &json!([])),
+        None,
+    )
+    .await;
     let out = run(cloud(
         &server,
         &["analyze", "--project", "demo", "--retry-deadline", "1s"],
@@ -419,18 +411,17 @@ async fn quota_429_without_a_delay_is_bounded_by_the_retry_deadline() {
 #[tokio::test(flavor = "multi_thread")]
 async fn unavailable_503_backs_off_and_recovers() {
     let server = fake(PagedLogging::new("demo", pages(&staging_entries(), 300))).await;
-    Mock::given(method("POST"))
-        .and(path(LIST))
-        .respond_with(google_error(
+    answer_first(
+        &server,
+        google_error(
             503,
             "UNAVAILABLE",
             "The service is currently unavailable.",
             &json!([]),
-        ))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+        ),
+        Some(2),
+    )
+    .await;
     let out = run(cloud(
         &server,
         &["analyze", "--project", "demo", "--format", "json"],
@@ -444,17 +435,17 @@ async fn unavailable_503_backs_off_and_recovers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_filter_400_exits_2_with_the_api_message() {
     let server = fake(PagedLogging::new("demo", pages(&staging_entries(), 300))).await;
-    Mock::given(method("POST"))
-        .and(path(LIST))
-        .respond_with(google_error(
+    answer_first(
+        &server,
+        google_error(
             400,
             "INVALID_ARGUMENT",
             "Unparseable filter: syntax error at line 7, column 11, token ')'",
             &json!([]),
-        ))
-        .with_priority(1)
-        .mount(&server)
-        .await;
+        ),
+        None,
+    )
+    .await;
     let out = run(cloud(
         &server,
         &[
@@ -503,17 +494,12 @@ async fn rejected_token_401_exits_3_with_what_to_run_and_no_token() {
 #[tokio::test(flavor = "multi_thread")]
 async fn permission_denied_403_names_the_missing_permission() {
     let server = fake(PagedLogging::new("demo", pages(&staging_entries(), 300))).await;
-    Mock::given(method("POST"))
-        .and(path(LIST))
-        .respond_with(google_error(
+    answer_first(&server, google_error(
             403,
             "PERMISSION_DENIED",
             "Permission 'logging.logEntries.list' denied on resource (or it may not exist).",
             &json!([{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "IAM_PERMISSION_DENIED"}]),
-        ))
-        .with_priority(1)
-        .mount(&server)
-        .await;
+        ), None).await;
     let out = run(cloud(&server, &["analyze", "--project", "demo"])).await;
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
@@ -600,12 +586,12 @@ async fn limit_stops_paging_and_sets_the_page_size() {
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_200_body_fails_with_exit_3() {
     let server = fake(PagedLogging::new("demo", pages(&staging_entries(), 100))).await;
-    Mock::given(method("POST"))
-        .and(path(LIST))
-        .respond_with(ResponseTemplate::new(200).set_body_string("<html>proxy error</html>"))
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    answer_first(
+        &server,
+        ResponseTemplate::new(200).set_body_string("<html>proxy error</html>"),
+        None,
+    )
+    .await;
     let out = run(cloud(&server, &["analyze", "--project", "demo"])).await;
     assert_eq!(out.status.code(), Some(3));
     assert!(

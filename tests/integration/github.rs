@@ -4,14 +4,13 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::{analyze_json, bin, sample};
+use crate::{analyze_json, bin, run, sample, stderr};
 
 const TOKEN: &str = "ghp_testtoken0123456789";
 const REPO: &str = "acme/api";
@@ -197,6 +196,17 @@ impl Respond for FakeGitHub {
     }
 }
 
+impl FakeGitHub {
+    /// Serves `response` for the next create; `store_anyway` keeps the issue (GitHub
+    /// acted, then the answer failed).
+    fn fail_next_create(&self, response: ResponseTemplate, store_anyway: bool) {
+        self.0.lock().unwrap().create_failures.push_back(Failure {
+            response,
+            store_anyway,
+        });
+    }
+}
+
 async fn fake() -> (MockServer, FakeGitHub) {
     let server = MockServer::start().await;
     let gh = FakeGitHub(Arc::new(Mutex::new(State {
@@ -221,16 +231,6 @@ fn filing(server: &MockServer, input: &std::path::Path, extra: &[&str]) -> asser
         .args(["--file-issues", "--github-repo", REPO])
         .args(extra);
     c
-}
-
-async fn run(mut cmd: assert_cmd::Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 async fn requests(server: &MockServer) -> Vec<(String, String, String)> {
@@ -408,11 +408,8 @@ async fn wrong_repo_404_says_so() {
 #[tokio::test(flavor = "multi_thread")]
 async fn secondary_rate_limit_403_is_waited_out_and_the_create_repeated() {
     let (server, gh) = fake().await;
-    gh.0.lock().unwrap().create_failures.push_back(Failure {
-        response: github_error(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
-            .insert_header("retry-after", "1"),
-        store_anyway: false,
-    });
+    gh.fail_next_create(github_error(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
+            .insert_header("retry-after", "1"), false);
     let out = run(filing(
         &server,
         &sample("staging-incident.json"),
@@ -427,12 +424,9 @@ async fn secondary_rate_limit_403_is_waited_out_and_the_create_repeated() {
 #[tokio::test(flavor = "multi_thread")]
 async fn validation_422_exits_4_with_githubs_message() {
     let (server, gh) = fake().await;
-    gh.0.lock().unwrap().create_failures.push_back(Failure {
-        response: ResponseTemplate::new(422).set_body_json(json!({"message": "Validation Failed",
+    gh.fail_next_create(ResponseTemplate::new(422).set_body_json(json!({"message": "Validation Failed",
             "errors": [{"resource": "Issue", "code": "custom", "field": "body", "message": "body is too long (maximum is 65536 characters)"}],
-            "documentation_url": "https://docs.github.com/rest/issues/issues#create-an-issue", "status": "422"})),
-        store_anyway: false,
-    });
+            "documentation_url": "https://docs.github.com/rest/issues/issues#create-an-issue", "status": "422"})), false);
     let out = run(filing(
         &server,
         &sample("staging-incident.json"),
@@ -452,10 +446,10 @@ async fn validation_422_exits_4_with_githubs_message() {
 async fn a_502_on_create_is_looked_up_before_any_retry_and_never_duplicates() {
     // GitHub created the issue, then answered 502.
     let (server, gh) = fake().await;
-    gh.0.lock().unwrap().create_failures.push_back(Failure {
-        response: ResponseTemplate::new(502).set_body_string("<html>502 Bad Gateway</html>"),
-        store_anyway: true,
-    });
+    gh.fail_next_create(
+        ResponseTemplate::new(502).set_body_string("<html>502 Bad Gateway</html>"),
+        true,
+    );
     let input = sample("staging-incident.json");
     let out = run(filing(&server, &input, &["--max-issues", "1"])).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -471,10 +465,10 @@ async fn a_502_on_create_is_looked_up_before_any_retry_and_never_duplicates() {
 
     // GitHub did not create it: one more create after the look, and no more.
     let (server, gh) = fake().await;
-    gh.0.lock().unwrap().create_failures.push_back(Failure {
-        response: ResponseTemplate::new(502).set_body_string("<html>502 Bad Gateway</html>"),
-        store_anyway: false,
-    });
+    gh.fail_next_create(
+        ResponseTemplate::new(502).set_body_string("<html>502 Bad Gateway</html>"),
+        false,
+    );
     let out = run(filing(&server, &input, &["--max-issues", "1"])).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let reqs = requests(&server).await;

@@ -94,3 +94,15 @@ pub fn titles(report: &serde_json::Value) -> Vec<String> {
         .map(|c| c["title"].as_str().unwrap_or_default().to_string())
         .collect()
 }
+
+/// Runs the binary off the async runtime (tests that serve a fake API from it).
+pub async fn run(mut cmd: Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// A run's stderr as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
