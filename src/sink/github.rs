@@ -323,19 +323,39 @@ fn rate_limit_wait(e: &octocrab::Error, now: DateTime<Utc>) -> Option<Duration> 
     let octocrab::Error::GitHub { source, .. } = e else {
         return None;
     };
-    let status = source.status_code.as_u16();
+    rate_limit_wait_for(
+        source.status_code.as_u16(),
+        header(source, "retry-after"),
+        header(source, "x-ratelimit-remaining"),
+        source.rate_limit_reset_at(),
+        &source.message,
+        now,
+    )
+}
+
+/// The rule behind [`rate_limit_wait`]: `retry-after` first, then a spent primary
+/// quota (until its reset), then a secondary-limit message or a bare 429 (60 s).
+fn rate_limit_wait_for(
+    status: u16,
+    retry_after: Option<&str>,
+    remaining: Option<&str>,
+    reset: Option<DateTime<Utc>>,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Option<Duration> {
     if status != 403 && status != 429 {
         return None;
     }
-    if let Some(secs) = header(source, "retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
+    if let Some(secs) = retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
         return Some(Duration::from_secs(secs));
     }
-    if header(source, "x-ratelimit-remaining").is_some_and(|v| v.trim() == "0") {
-        let reset = source.rate_limit_reset_at()?;
+    if remaining.is_some_and(|v| v.trim() == "0")
+        && let Some(reset) = reset
+    {
         let secs = (reset - now).num_seconds().max(0) + 1;
         return Some(Duration::from_secs(u64::try_from(secs).unwrap_or(0)));
     }
-    if status == 429 || source.message.to_lowercase().contains("rate limit") {
+    if status == 429 || message.to_lowercase().contains("rate limit") {
         return Some(Duration::from_secs(60));
     }
     None
@@ -569,6 +589,47 @@ impl<'a> Client<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_limits_are_told_apart_from_permission_errors() {
+        let now = DateTime::parse_from_rfc3339("2025-09-07T16:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let reset = Some(now + chrono::TimeDelta::seconds(42));
+        let wait = |status, retry, remaining, message| {
+            rate_limit_wait_for(status, retry, remaining, reset, message, now)
+        };
+        assert_eq!(
+            wait(403, Some("7"), None, "secondary rate limit"),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            wait(403, None, Some("0"), "API rate limit exceeded"),
+            Some(Duration::from_secs(43)),
+            "a spent primary quota waits until its reset"
+        );
+        assert_eq!(
+            wait(
+                403,
+                None,
+                Some("12"),
+                "You have exceeded a secondary rate limit"
+            ),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(wait(429, None, None, ""), Some(Duration::from_secs(60)));
+        assert_eq!(
+            wait(
+                403,
+                None,
+                Some("4999"),
+                "Resource not accessible by integration"
+            ),
+            None,
+            "a permission error is not retried"
+        );
+        assert_eq!(wait(502, Some("5"), None, ""), None);
+    }
 
     #[test]
     fn repo_names() {
