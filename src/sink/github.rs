@@ -267,7 +267,7 @@ async fn run(
                 url: Some(created.html_url),
             });
         } else {
-            let what = match (&regression_of_number(&matches), client.is_some()) {
+            let what = match (closed.map(|k| k.number), client.is_some()) {
                 (Some(n), _) => {
                     format!("would create an issue in {} (regression of #{n})", s.repo)
                 }
@@ -292,10 +292,6 @@ async fn run(
         }
     }
     Ok(())
-}
-
-fn regression_of_number(matches: &[Known]) -> Option<u64> {
-    matches.iter().filter(|k| !k.open).map(|k| k.number).max()
 }
 
 fn dry_block(out: &mut dyn Write, header: &str, text: &str) {
