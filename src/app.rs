@@ -596,3 +596,40 @@ pub fn rules_explain(message: &str, dirs: &[std::path::PathBuf]) -> Result<Statu
         error: None,
     })
 }
+
+/// `gcp-triage completions SHELL`.
+pub fn completions(shell: crate::cli::ShellArg) -> Result<Status> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let shell = match shell {
+        crate::cli::ShellArg::Bash => Shell::Bash,
+        crate::cli::ShellArg::Zsh => Shell::Zsh,
+        crate::cli::ShellArg::Fish => Shell::Fish,
+        crate::cli::ShellArg::Powershell => Shell::PowerShell,
+    };
+    let mut cmd = crate::cli::Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "gcp-triage", &mut out);
+    sink::stdout(&String::from_utf8_lossy(&out))?;
+    Ok(Status {
+        code: 0,
+        error: None,
+    })
+}
+
+/// `gcp-triage man`.
+pub fn man() -> Result<Status> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_mangen::Man::new(crate::cli::Cli::command())
+        .render(&mut out)
+        .map_err(|source| Error::WriteOutput {
+            path: "-".into(),
+            source,
+        })?;
+    sink::stdout(&String::from_utf8_lossy(&out))?;
+    Ok(Status {
+        code: 0,
+        error: None,
+    })
+}

@@ -33,6 +33,8 @@ fn main() -> ExitCode {
             Fetch::from_args(args, &SystemClock).and_then(|s| app::fetch(&s, output))
         }
         Command::Rules(RulesCommand::Check { dirs }) => app::rules_check(&dirs),
+        Command::Completions { shell } => app::completions(shell),
+        Command::Man => app::man(),
         Command::Rules(RulesCommand::Explain { message, rules }) => {
             app::rules_explain(&message, &rules)
         }

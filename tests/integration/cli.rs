@@ -441,3 +441,33 @@ fn newest_first_and_oldest_first_exports_give_the_same_report() {
     };
     assert_eq!(strip(&mut a), strip(&mut b));
 }
+
+#[test]
+fn completions_for_every_shell_know_the_subcommands_and_flags() {
+    for (shell, marker) in [
+        ("bash", "complete -F _gcp__triage"),
+        ("zsh", "#compdef gcp-triage"),
+        ("fish", "complete -c gcp-triage"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(marker), "{shell}: {marker}");
+        for word in ["analyze", "fetch", "file-issues", "since"] {
+            assert!(text.contains(word), "{shell} completes {word}");
+        }
+    }
+    bin().args(["completions", "tcsh"]).assert().code(2);
+}
+
+#[test]
+fn man_page_is_roff_with_every_subcommand() {
+    let out = bin().arg("man").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(".TH gcp-triage 1"));
+    for word in ["analyze", "fetch", "rules", "completions"] {
+        assert!(text.contains(word), "{word}");
+    }
+}
