@@ -30,6 +30,24 @@ pub struct Status {
     pub error: Option<Error>,
 }
 
+impl Status {
+    /// Exit 0.
+    fn ok() -> Status {
+        Status {
+            code: 0,
+            error: None,
+        }
+    }
+
+    /// The exit code of `e`, with `e` printed after the report.
+    fn failed(e: Error) -> Status {
+        Status {
+            code: e.exit_code(),
+            error: Some(e),
+        }
+    }
+}
+
 /// At most this many malformed-entry warnings are printed (all with `-v`).
 const MAX_WARNINGS: u64 = 20;
 
@@ -107,10 +125,7 @@ fn fetch_pages(
 /// `--print-filter`: the query, and nothing else.
 fn print_filter(cloud: &Cloud) -> Result<Status> {
     sink::stdout(&cloud.request.filter)?;
-    Ok(Status {
-        code: 0,
-        error: None,
-    })
+    Ok(Status::ok())
 }
 
 /// `gcp-triage fetch`: raw entries to NDJSON, written as pages arrive. A fetch that
@@ -136,16 +151,7 @@ pub fn fetch(s: &Fetch, output: Output) -> Result<Status> {
                 .map_or(String::new(), |p| format!(" to {}", p.display()))
         ));
     }
-    Ok(match error {
-        Some(e) => Status {
-            code: e.exit_code(),
-            error: Some(e),
-        },
-        None => Status {
-            code: 0,
-            error: None,
-        },
-    })
+    Ok(error.map_or_else(Status::ok, Status::failed))
 }
 
 /// A user template: (name, text).
@@ -474,16 +480,10 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
                 one_line(p)
             );
         }
-        return Ok(Status {
-            code: e.exit_code(),
-            error: Some(e),
-        });
+        return Ok(Status::failed(e));
     }
     if let Some(e) = publish_error {
-        return Ok(Status {
-            code: e.exit_code(),
-            error: Some(e),
-        });
+        return Ok(Status::failed(e));
     }
     if let Some((sev, title, count)) = fail_hit {
         if output.verbosity != Verbosity::Quiet {
@@ -497,10 +497,7 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
             error: None,
         });
     }
-    Ok(Status {
-        code: 0,
-        error: None,
-    })
+    Ok(Status::ok())
 }
 
 fn warn_info(text: &str) {
@@ -523,10 +520,7 @@ pub fn rules_check(dirs: &[std::path::PathBuf]) -> Result<Status> {
         "ok: {} rules, {examples} examples checked",
         rules.rules().len()
     ))?;
-    Ok(Status {
-        code: 0,
-        error: None,
-    })
+    Ok(Status::ok())
 }
 
 /// `gcp-triage rules explain MESSAGE`.
@@ -591,10 +585,7 @@ pub fn rules_explain(message: &str, dirs: &[std::path::PathBuf]) -> Result<Statu
     line("key", &sig.key);
     line("fingerprint", &sig.fingerprint);
     sink::stdout(&crate::redact::redact(&out))?;
-    Ok(Status {
-        code: 0,
-        error: None,
-    })
+    Ok(Status::ok())
 }
 
 /// `gcp-triage completions SHELL`.
@@ -611,10 +602,7 @@ pub fn completions(shell: crate::cli::ShellArg) -> Result<Status> {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "gcp-triage", &mut out);
     sink::stdout(&String::from_utf8_lossy(&out))?;
-    Ok(Status {
-        code: 0,
-        error: None,
-    })
+    Ok(Status::ok())
 }
 
 /// `gcp-triage man`.
@@ -628,8 +616,5 @@ pub fn man() -> Result<Status> {
             source,
         })?;
     sink::stdout(&String::from_utf8_lossy(&out))?;
-    Ok(Status {
-        code: 0,
-        error: None,
-    })
+    Ok(Status::ok())
 }

@@ -410,7 +410,10 @@ impl Fetcher {
         let wait = wait.min(left);
         self.stats.retries += 1;
         self.send(Event::Retry { reason, wait }).await?;
-        tokio::time::sleep(wait).await;
+        // Wake early when the reader goes away (it stopped on an error of its own).
+        if tokio::time::timeout(wait, self.tx.closed()).await.is_ok() {
+            return Err(Stop::Cancelled);
+        }
         Ok(())
     }
 }
