@@ -1,14 +1,17 @@
 //! Wires source → stitch → signature → cluster → rank → report → sinks for each
 //! subcommand, and decides the exit status.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
 use crate::cluster::Clusterer;
+use crate::deploy::{Change, Windows};
 use crate::error::{Error, Result, one_line};
+use crate::report::history::DeployInput;
 use crate::report::issue::IssueRenderer;
 use crate::report::{self, CloudInput, Query, Renderer, ReportInput, ReportSettings};
-use crate::settings::{Analyze, Cloud, Fetch, Format, Output, Source, Verbosity};
+use crate::settings::{Analyze, Cloud, DeployAnchor, Fetch, Format, Output, Source, Verbosity};
 use crate::signature::fallback::Fallback;
 use crate::signature::rules::RuleSet;
 use crate::signature::{self, SignatureKind};
@@ -258,6 +261,51 @@ fn publish(
 }
 
 /// `gcp-triage analyze`.
+/// Revisions whose first entry is tracked (for `--deployed-revision` and the newest
+/// revision).
+const MAX_REVISIONS: usize = 1000;
+
+/// The time of the first entry of `revision` in the Cloud Logging window of `cloud`
+/// (one request: oldest first, one entry, any severity).
+fn first_entry_of(
+    cloud: &Cloud,
+    revision: &str,
+    output: Output,
+) -> Result<chrono::DateTime<chrono::Utc>> {
+    let mut scope = cloud.scope.clone();
+    scope.revision = Some(revision.to_string());
+    scope.min_severity = crate::entry::Severity::Default;
+    scope.extra = None;
+    let mut request = cloud.request.clone();
+    request.filter = scope.filter();
+    request.limit = Some(1);
+    request.oldest_first = true;
+    let mut found = None;
+    let lookup = Cloud {
+        scope,
+        request,
+        print_filter: false,
+    };
+    let (_, error) = fetch_pages(&lookup, output, &mut |raw| {
+        if found.is_none()
+            && let files::Item::Entry(e) = files::parse_entry(1, raw)
+        {
+            found = e.timestamp;
+        }
+        Ok(())
+    })?;
+    if let Some(e) = error {
+        return Err(e);
+    }
+    found.ok_or_else(|| {
+        Error::Usage(format!(
+            "--deployed-revision {revision}: no entry of that revision in Cloud Logging between {} and {} (widen --since or --from)",
+            crate::source::query::timestamp(cloud.scope.from),
+            crate::source::query::timestamp(cloud.scope.until)
+        ))
+    })
+}
+
 pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
     if let Source::Cloud(cloud) = &s.source
         && cloud.print_filter
@@ -274,6 +322,23 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
         )?)?),
         None => None,
     };
+    // With --deployed-revision on Cloud Logging, the deploy time is asked for first
+    // and the window moved to start a baseline before it.
+    let mut deployed_at = match s.deploy.as_ref().map(|d| &d.anchor) {
+        Some(DeployAnchor::At(t)) => Some(*t),
+        _ => None,
+    };
+    let mut moved: Option<Cloud> = None;
+    if let (Source::Cloud(cloud), Some(d)) = (&s.source, &s.deploy)
+        && let DeployAnchor::Revision(rev) = &d.anchor
+        && !cloud.print_filter
+    {
+        let at = first_entry_of(cloud, rev, output)?;
+        let mut c = (**cloud).clone();
+        c.set_from(at - d.baseline.unwrap_or(c.scope.until - at));
+        deployed_at = Some(at);
+        moved = Some(c);
+    }
     let mut assignments = s
         .assignments
         .as_deref()
@@ -307,11 +372,24 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
     };
 
     let mut cloud_input: Option<CloudInput> = None;
+    let mut span: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> = None;
+    let mut revision_first: HashMap<String, chrono::DateTime<chrono::Utc>> = HashMap::new();
     {
         let mut on_item = |name: &str, item: Item| -> Result<()> {
             read += 1;
             match item {
                 Item::Entry(e) => {
+                    if let Some(t) = e.timestamp {
+                        span = Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+                        if let Some(r) = &e.revision {
+                            let room = revision_first.len() < MAX_REVISIONS;
+                            if let Some(first) = revision_first.get_mut(r) {
+                                *first = (*first).min(t);
+                            } else if room {
+                                revision_first.insert(r.clone(), t);
+                            }
+                        }
+                    }
                     stitcher.push(*e, &mut |st| fold(st, &mut clusterer, &mut sink_error));
                     Ok(())
                 }
@@ -349,6 +427,7 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
                 }
             }
             Source::Cloud(cloud) => {
+                let cloud = moved.as_ref().unwrap_or(cloud);
                 let outcome = fetch_pages(cloud, output, &mut |raw| {
                     next_index += 1;
                     on_item("Cloud Logging", files::parse_entry(next_index, raw))
@@ -373,7 +452,8 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
         );
     }
 
-    let (clusters, counts, late) = clusterer.finish();
+    let finished = clusterer.finish();
+    let (clusters, counts, late) = (finished.clusters, finished.counts, finished.assignments);
     if let Some(a) = assignments.as_mut() {
         for row in late {
             if sink_error.is_none()
@@ -393,6 +473,84 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
     let start = clusters.iter().filter_map(|c| c.first_seen).min();
     let end = clusters.iter().filter_map(|c| c.last_seen).max();
     let window = start.zip(end);
+    // The span the comparison and the timeline cover: the query's window, else the
+    // input's first and last timestamps.
+    let span = cloud_input
+        .as_ref()
+        .map(|c| (c.query.from, c.query.until))
+        .or(span);
+    let newest_revision = (revision_first.len() > 1)
+        .then(|| {
+            revision_first
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+                .map(|(r, _)| r.clone())
+        })
+        .flatten();
+    let mut deploy_error: Option<Error> = None;
+    let deploy = s.deploy.as_ref().and_then(|d| {
+        let revision = match &d.anchor {
+            DeployAnchor::Revision(r) => Some(r.clone()),
+            DeployAnchor::At(_) => None,
+        };
+        let at = deployed_at.or_else(|| revision.as_ref().and_then(|r| revision_first.get(r).copied()));
+        let (Some(at), Some((from, until))) = (at, span) else {
+            deploy_error = Some(Error::Usage(match &revision {
+                Some(r) => {
+                    let mut seen: Vec<&String> = revision_first.keys().collect();
+                    seen.sort();
+                    let seen: Vec<&str> = seen.iter().take(10).map(|s| s.as_str()).collect();
+                    format!(
+                        "--deployed-revision {r}: no entry of that revision in the input (revisions seen: {})",
+                        if seen.is_empty() { "none".to_string() } else { seen.join(", ") }
+                    )
+                }
+                None => "--deployed-at: the input has no timestamps to compare".to_string(),
+            }));
+            return None;
+        };
+        if at < from || at > until {
+            deploy_error = Some(Error::Usage(format!(
+                "--deployed-at {}: outside the input, which runs from {} to {}",
+                crate::source::query::timestamp(at),
+                crate::source::query::timestamp(from),
+                crate::source::query::timestamp(until)
+            )));
+            return None;
+        }
+        Some(DeployInput {
+            windows: Windows::new(at, d.baseline, from, until),
+            revision,
+            baseline_cut: d.baseline.is_some_and(|b| at - b < from),
+            fail_on_new: d.fail_on_new,
+        })
+    });
+    let new_hits: Vec<(Change, crate::entry::Severity, String, u64)> =
+        match (&deploy, s.deploy.as_ref().and_then(|d| d.fail_on_new)) {
+            (Some(d), Some(floor)) => {
+                let mut hits: Vec<_> = clusters
+                    .iter()
+                    .filter(|c| c.severity >= floor)
+                    .filter_map(|c| {
+                        let cmp = d.windows.compare(&c.timeline);
+                        match cmp.status {
+                            Some(st @ (Change::New | Change::Spiking)) => {
+                                Some((st, c.severity, c.title(), cmp.after))
+                            }
+                            _ => None,
+                        }
+                    })
+                    .collect();
+                hits.sort_by(|a, b| {
+                    b.1.cmp(&a.1)
+                        .then_with(|| b.3.cmp(&a.3))
+                        .then_with(|| a.2.cmp(&b.2))
+                });
+                hits
+            }
+            _ => Vec::new(),
+        };
+    let precursors = crate::precursor::find(&finished.onsets);
     let fail_hit = s
         .fail_on
         .and_then(|floor| {
@@ -420,6 +578,10 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
         },
         rules: &rules,
         cloud: cloud_input,
+        deploy,
+        precursors,
+        newest_revision,
+        span,
     });
 
     // The report file first: nothing later may lose it.
@@ -484,6 +646,27 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
     }
     if let Some(e) = publish_error {
         return Ok(Status::failed(e));
+    }
+    if let Some(e) = deploy_error {
+        return Ok(Status::failed(e));
+    }
+    if let (Some(floor), Some((status, sev, title, after))) = (
+        s.deploy.as_ref().and_then(|d| d.fail_on_new),
+        new_hits.first(),
+    ) {
+        if output.verbosity != Verbosity::Quiet {
+            let more = match new_hits.len() {
+                1 => String::new(),
+                n => format!(" and {} more", n - 1),
+            };
+            warn_info(&format!(
+                "--fail-on-new {floor}: {status} {sev} cluster \"{title}\" ({after} entries after the deploy){more}"
+            ));
+        }
+        return Ok(Status {
+            code: 1,
+            error: None,
+        });
     }
     if let Some((sev, title, count)) = fail_hit {
         if output.verbosity != Verbosity::Quiet {

@@ -10,8 +10,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  ran; nothing at or above --fail-on
-  1  clusters at or above --fail-on were found
+  0  ran; nothing at or above --fail-on, nothing new or spiking for --fail-on-new
+  1  clusters at or above --fail-on were found, or new or spiking clusters at or
+     above --fail-on-new
   2  usage or configuration error (bad flags, bad rule file, bad template, a filter
      Cloud Logging rejects)
   3  source failure (unreadable or broken input, no credentials, Cloud Logging failing);
@@ -266,6 +267,40 @@ pub struct AnalyzeArgs {
     /// Exit 1 when a cluster at or above this severity is found.
     #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Ranking")]
     pub fail_on: Option<SeverityArg>,
+
+    /// Compare the windows before and after a deploy at TIME (RFC 3339).
+    #[arg(long, value_name = "TIME", group = "deploy", help_heading = "Deploy")]
+    pub deployed_at: Option<String>,
+    /// Compare before and after a deploy of REVISION: the deploy time is the first entry
+    /// of that revision (found in the input, or asked of Cloud Logging within --since).
+    #[arg(
+        long,
+        value_name = "REVISION",
+        group = "deploy",
+        help_heading = "Deploy"
+    )]
+    pub deployed_revision: Option<String>,
+    /// Length of the window before the deploy: 30m, 2h, 1d [default: as long as the
+    /// window after].
+    #[arg(
+        long,
+        value_name = "DURATION",
+        requires = "deploy",
+        help_heading = "Deploy"
+    )]
+    pub baseline: Option<String>,
+    /// Exit 1 when a new or spiking cluster at or above SEVERITY appears after the
+    /// deploy [default SEVERITY: ERROR].
+    #[arg(
+        long,
+        value_enum,
+        value_name = "SEVERITY",
+        num_args = 0..=1,
+        default_missing_value = "ERROR",
+        requires = "deploy",
+        help_heading = "Deploy"
+    )]
+    pub fail_on_new: Option<SeverityArg>,
 
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = FormatArg::Table, help_heading = "Output")]

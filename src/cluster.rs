@@ -8,11 +8,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::entry::{Entry, HttpInfo, Severity, SeveritySource};
+use crate::precursor::Onsets;
 use crate::redact::redact;
 use crate::signature::fallback::truncate_chars;
 use crate::signature::rules::RuleSet;
 use crate::signature::{Signature, SignatureKind, sign, sign_request};
 use crate::stitch::Stitched;
+use crate::timeline::Histogram;
 
 /// Earliest exemplars kept per cluster.
 const EARLY_EXEMPLARS: usize = 3;
@@ -132,6 +134,8 @@ pub struct Cluster {
     pub http: HttpImpact,
     /// Raw entries joined into this cluster's entries.
     pub joined_lines: u64,
+    /// Entries over time.
+    pub timeline: Histogram,
 }
 
 /// Counters the summary reports.
@@ -182,8 +186,46 @@ pub struct Clusterer<'r> {
     by_instance: HashMap<String, Vec<Anchor>>,
     anchors: usize,
     pending: Vec<PendingRequest>,
+    onsets: Onsets,
     /// Counters for the summary.
     pub counts: Counts,
+}
+
+/// What [`Clusterer::finish`] hands back.
+pub struct Finished {
+    /// The clusters, unordered.
+    pub clusters: Vec<Cluster>,
+    /// Counters for the summary.
+    pub counts: Counts,
+    /// Assignments decided only at the end (5xx request logs).
+    pub assignments: Vec<Assignment>,
+    /// First occurrence of each cluster per instance, for precursors.
+    pub onsets: Onsets,
+}
+
+/// The instance (else the trace) an entry's order is judged within.
+fn order_group(entry: &Entry) -> Option<String> {
+    match (&entry.instance, &entry.trace) {
+        (Some(i), _) => Some(format!("instance {i}")),
+        (None, Some(t)) => Some(format!("trace {t}")),
+        (None, None) => None,
+    }
+}
+
+/// When an entry happened for ordering: a request log at the end of its request.
+fn order_time(entry: &Entry) -> Option<DateTime<Utc>> {
+    let t = entry.timestamp?;
+    let latency = entry
+        .http
+        .as_ref()
+        .filter(|_| entry.is_request_log())
+        .and_then(|h| h.latency_ms)
+        .filter(|ms| ms.is_finite() && *ms >= 0.0);
+    Some(match latency {
+        #[allow(clippy::cast_possible_truncation)] // latencies fit in i64 microseconds
+        Some(ms) => t + TimeDelta::microseconds((ms * 1000.0) as i64),
+        None => t,
+    })
 }
 
 fn key_time(e: &Exemplar) -> (Option<DateTime<Utc>>, Option<&str>, u64) {
@@ -240,6 +282,7 @@ impl<'r> Clusterer<'r> {
             by_instance: HashMap::new(),
             anchors: 0,
             pending: Vec::new(),
+            onsets: Onsets::default(),
             counts: Counts::default(),
         }
     }
@@ -316,6 +359,7 @@ impl<'r> Clusterer<'r> {
                     .push(anchor());
             }
         }
+        self.observe_onset(&entry, &fp);
         let cluster = self.cluster_for(sig);
         cluster.observe(&entry, entry.severity);
         cluster.joined_lines += joined.len() as u64;
@@ -373,12 +417,24 @@ impl<'r> Clusterer<'r> {
                 late: Vec::new(),
                 http: HttpImpact::default(),
                 joined_lines: 0,
+                timeline: Histogram::default(),
             })
+    }
+
+    fn observe_onset(&mut self, entry: &Entry, fingerprint: &str) {
+        let failed_request = entry.http.as_ref().is_some_and(|h| h.status >= 500);
+        if entry.severity < crate::precursor::MIN_SEVERITY && !failed_request {
+            return;
+        }
+        if let (Some(group), Some(t)) = (order_group(entry), order_time(entry)) {
+            self.onsets.observe(&group, fingerprint, t);
+        }
     }
 
     /// Counts a request log into its own method/route/status cluster.
     fn fold_request(&mut self, sig: Signature, entry: &Entry, linked_by: &'static str) -> String {
         let fp = sig.fingerprint.clone();
+        self.observe_onset(entry, &fp);
         let cluster = self.cluster_for(sig);
         cluster.observe(entry, entry.severity.max(Severity::Warning));
         if let Some(h) = &entry.http
@@ -394,7 +450,7 @@ impl<'r> Clusterer<'r> {
 
     /// Links pending 5xx request logs and returns the clusters (unordered) and the
     /// assignments decided only now.
-    pub fn finish(mut self) -> (Vec<Cluster>, Counts, Vec<Assignment>) {
+    pub fn finish(mut self) -> Finished {
         for list in self.by_instance.values_mut() {
             list.sort_by(|a, b| {
                 a.time
@@ -439,8 +495,12 @@ impl<'r> Clusterer<'r> {
                 fingerprint: fp,
             });
         }
-        let clusters = self.clusters.into_values().collect();
-        (clusters, self.counts, assignments)
+        Finished {
+            clusters: self.clusters.into_values().collect(),
+            counts: self.counts,
+            assignments,
+            onsets: self.onsets,
+        }
     }
 
     fn nearest_on_instance(&self, req: &PendingRequest) -> Option<String> {
@@ -533,6 +593,9 @@ impl Cluster {
             self.first_seen = Some(self.first_seen.map_or(t, |f| f.min(t)));
             self.last_seen = Some(self.last_seen.map_or(t, |l| l.max(t)));
         }
+        if let Some(t) = entry.timestamp {
+            self.timeline.add(t);
+        }
         bump(&mut self.services, entry.service.as_ref());
         bump(&mut self.revisions, entry.revision.as_ref());
         bump(&mut self.locations, entry.location.as_ref());
@@ -570,8 +633,9 @@ mod properties {
                 joined: Vec::new(),
             });
         }
-        let (clusters, _, _) = c.finish();
-        let mut out: Vec<(String, u64)> = clusters
+        let mut out: Vec<(String, u64)> = c
+            .finish()
+            .clusters
             .into_iter()
             .map(|c| (c.fingerprint, c.count))
             .collect();

@@ -105,6 +105,26 @@ pub struct Fetch {
     pub out: Option<PathBuf>,
 }
 
+/// What marks the deploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeployAnchor {
+    /// `--deployed-at`.
+    At(DateTime<Utc>),
+    /// `--deployed-revision`: the first entry of this revision.
+    Revision(String),
+}
+
+/// A before/after comparison around a deploy.
+#[derive(Debug, Clone)]
+pub struct Deploy {
+    /// The deploy time, or how to find it.
+    pub anchor: DeployAnchor,
+    /// `--baseline`; `None` is as long as the window after.
+    pub baseline: Option<chrono::TimeDelta>,
+    /// `--fail-on-new`.
+    pub fail_on_new: Option<Severity>,
+}
+
 /// Settings for `analyze`.
 #[derive(Debug, Clone)]
 pub struct Analyze {
@@ -124,6 +144,8 @@ pub struct Analyze {
     pub min_severity: Severity,
     /// Exit 1 at or above this.
     pub fail_on: Option<Severity>,
+    /// Before/after comparison, when a deploy is given.
+    pub deploy: Option<Deploy>,
     /// stdout format.
     pub format: Format,
     /// Markdown report file.
@@ -299,6 +321,12 @@ impl CloudArgs {
 }
 
 impl Cloud {
+    /// Moves the start of the window to `from` (and rebuilds the query).
+    pub fn set_from(&mut self, from: DateTime<Utc>) {
+        self.scope.from = from;
+        self.request.filter = self.scope.filter();
+    }
+
     /// Validates the Cloud Logging flags. `env` looks up environment variables;
     /// `clock` gives "now" for `--since` and a missing `--until`.
     pub fn from_args(
@@ -393,6 +421,7 @@ impl Cloud {
                 project,
                 filter,
                 limit: a.limit,
+                oldest_first: false,
                 retry: RetryPolicy {
                     deadline,
                     ..RetryPolicy::default()
@@ -403,6 +432,62 @@ impl Cloud {
             print_filter: a.print_filter,
         })
     }
+}
+
+/// The deploy flags, validated.
+fn deploy(a: &AnalyzeArgs) -> Result<Option<Deploy>> {
+    let anchor = match (&a.deployed_at, non_empty(a.deployed_revision.clone())) {
+        (Some(t), _) => DeployAnchor::At(parse_time("--deployed-at", t)?),
+        (None, Some(rev)) => DeployAnchor::Revision(rev),
+        (None, None) => return Ok(None),
+    };
+    let baseline = match &a.baseline {
+        Some(d) => Some(parse_duration("--baseline", d)?),
+        None => None,
+    };
+    if baseline.is_some_and(|b| b <= chrono::TimeDelta::zero()) {
+        return Err(Error::Usage("--baseline must be longer than 0".into()));
+    }
+    Ok(Some(Deploy {
+        anchor,
+        baseline,
+        fail_on_new: a.fail_on_new.map(severity),
+    }))
+}
+
+/// Fits a Cloud Logging window around a deploy: it starts a baseline before the
+/// deploy. With `--deployed-revision` the deploy time is looked up first, within the
+/// window the flags gave, so the window is moved later (see [`Cloud::set_from`]).
+fn deploy_window(cloud: &mut Cloud, d: &Deploy, explicit_window: bool) -> Result<()> {
+    match &d.anchor {
+        DeployAnchor::At(at) => {
+            if explicit_window {
+                return Err(Error::Usage(
+                    "--deployed-at sets the Cloud Logging window (the deploy time back by \
+                     --baseline, up to --until): drop --since/--from"
+                        .into(),
+                ));
+            }
+            let until = cloud.scope.until;
+            if *at >= until {
+                return Err(Error::Usage(format!(
+                    "--deployed-at {} is not before --until {}",
+                    query::timestamp(*at),
+                    query::timestamp(until)
+                )));
+            }
+            cloud.set_from(*at - d.baseline.unwrap_or(until - *at));
+        }
+        DeployAnchor::Revision(_) => {
+            if cloud.scope.resource_type.revision_label().is_none() {
+                return Err(Error::Usage(format!(
+                    "--deployed-revision does not apply to {} (only cloud_run_revision and gae_app)",
+                    cloud.scope.resource_type.name()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn std_env(key: &str) -> Option<String> {
@@ -435,13 +520,14 @@ impl Analyze {
             return Err(Error::Usage("stdin (-) can be read only once".into()));
         }
         let min_severity = severity(a.min_severity);
+        let deploy = deploy(&a)?;
         let source = if a.inputs.is_empty() {
-            Source::Cloud(Box::new(Cloud::from_args(
-                a.cloud,
-                min_severity,
-                &std_env,
-                clock,
-            )?))
+            let explicit_window = a.cloud.since.is_some() || a.cloud.from.is_some();
+            let mut cloud = Cloud::from_args(a.cloud, min_severity, &std_env, clock)?;
+            if let Some(d) = &deploy {
+                deploy_window(&mut cloud, d, explicit_window)?;
+            }
+            Source::Cloud(Box::new(cloud))
         } else if a.cloud.any() {
             return Err(Error::Usage(
                 "FILE inputs and Cloud Logging flags (--project, --service, --since, ...) \
@@ -464,6 +550,7 @@ impl Analyze {
             top: a.top,
             min_severity,
             fail_on: a.fail_on.map(severity),
+            deploy,
             format: match a.format {
                 FormatArg::Table => Format::Table,
                 FormatArg::Markdown => Format::Markdown,

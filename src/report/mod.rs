@@ -3,21 +3,25 @@
 //! `templates/README.md`; `SCHEMA_VERSION` changes when a field changes meaning.
 
 pub mod filters;
+pub mod history;
 pub mod issue;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::cluster::{Cluster, Counts, Exemplar, HttpImpact};
+use crate::deploy::{Change, Comparison};
 use crate::entry::Severity;
 use crate::error::{Error, Result, one_line};
+use crate::precursor::Precursor;
 use crate::rank::Score;
 use crate::redact::redact;
 use crate::signature::SignatureKind;
 use crate::signature::rules::{RuleSet, render};
 use crate::source::query::{Scope, logs_explorer_url};
+use history::{ChainLink, DeployInput, DeployView, Names, PrecursorView, Thresholds, TimelineView};
 
 /// Version of the context's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -108,6 +112,8 @@ pub enum WhyKind {
     Observed,
     /// Suggested by the matching rule; not proven by the logs.
     Hypothesis,
+    /// Seen in the logs to come first, often enough to cite: correlation, not proof.
+    Precursor,
     /// Not established: the evidence stops here.
     Open,
 }
@@ -178,6 +184,12 @@ pub struct ClusterView {
     pub hints: Vec<String>,
     /// A Logs Explorer link, when the project is known (Cloud Logging source).
     pub logs_explorer_url: Option<String>,
+    /// Before and after the deploy (null without one).
+    pub change: Option<Comparison>,
+    /// Seen only in the newest revision of the input (which has more than one).
+    pub only_in_newest_revision: bool,
+    /// Observed precursors, nearest first.
+    pub precursors: Vec<PrecursorView>,
 }
 
 /// Where the entries of a Cloud Logging report came from: enough to reproduce it.
@@ -233,6 +245,16 @@ pub struct Report {
     pub summary: Summary,
     /// Settings that shaped it.
     pub settings: ReportSettings,
+    /// Thresholds behind statuses and precursors.
+    pub thresholds: Thresholds,
+    /// The deploy comparison (null without `--deployed-at`/`--deployed-revision`).
+    pub deploy: Option<DeployView>,
+    /// The revision that appeared last in the input, when there are several.
+    pub newest_revision: Option<String>,
+    /// Observed precursor chains ending at the clusters shown, earliest cluster first.
+    pub chains: Vec<Vec<ChainLink>>,
+    /// Events and per-bin counts of the clusters shown (null without timestamps).
+    pub timeline: Option<TimelineView>,
     /// Top clusters in rank order.
     pub clusters: Vec<ClusterView>,
 }
@@ -276,7 +298,12 @@ fn plural(n: u64, word: &str) -> String {
 
 /// The five whys for one cluster: observed steps first, the rule's hypotheses next,
 /// and an explicit stop where the evidence ends.
-fn build_whys(c: &Cluster, exemplars: &[Exemplar], rules: &RuleSet) -> Vec<Why> {
+fn build_whys(
+    c: &Cluster,
+    exemplars: &[Exemplar],
+    rules: &RuleSet,
+    history: &ClusterHistory<'_>,
+) -> Vec<Why> {
     let mut whys = Vec::new();
     let title = c.title();
     let http = &c.http;
@@ -345,6 +372,9 @@ fn build_whys(c: &Cluster, exemplars: &[Exemplar], rules: &RuleSet) -> Vec<Why> 
         kind: WhyKind::Observed,
         evidence: ids(exemplars),
     });
+    if let (Some(cmp), Some(d)) = (history.change, history.deploy) {
+        whys.push(deploy_why(cmp, d));
+    }
     let sig = &c.signature;
     let location = sig.frame.clone().or_else(|| {
         sorted_counts(&c.source_locations)
@@ -369,9 +399,25 @@ fn build_whys(c: &Cluster, exemplars: &[Exemplar], rules: &RuleSet) -> Vec<Why> 
                 .collect(),
         });
     }
+    for p in history.precursors.iter().take(1) {
+        whys.push(Why {
+            question: "What came before it?".to_string(),
+            answer: format!(
+                "\"{}\" was first seen before it on {} of the {} instances where it occurs (median gap {}). An observed precursor: correlation in time, not proof of cause.",
+                p.title, p.instances, p.of, p.median_gap
+            ),
+            kind: WhyKind::Precursor,
+            evidence: vec![format!(
+                "fingerprint {}{}",
+                p.fingerprint,
+                p.rank.map_or(String::new(), |r| format!(" (rank {r})"))
+            )],
+        });
+    }
     if let Some(rule) = sig.rule.and_then(|i| rules.rules().get(i)) {
-        for hypothesis in &rule.whys {
-            if whys.len() >= 5 {
+        // At least one of the rule's hypotheses, even past five steps.
+        for (i, hypothesis) in rule.whys.iter().enumerate() {
+            if i > 0 && whys.len() >= 5 {
                 break;
             }
             whys.push(Why {
@@ -391,6 +437,48 @@ fn build_whys(c: &Cluster, exemplars: &[Exemplar], rules: &RuleSet) -> Vec<Why> 
         });
     }
     whys
+}
+
+fn deploy_why(cmp: &Comparison, d: &DeployInput) -> Why {
+    let w = &d.windows;
+    let at = time(Some(w.deployed_at));
+    let rates = format!(
+        "{} in the {:.0} min before, {} in the {:.0} min after ({:.2}/min → {:.2}/min)",
+        cmp.before,
+        w.baseline_minutes(),
+        cmp.after,
+        w.after_minutes(),
+        cmp.rate_before,
+        cmp.rate_after
+    );
+    let answer = match cmp.status {
+        Some(Change::New) => format!("It is new with the deploy at {at}: {rates}."),
+        Some(Change::Spiking) => format!("It spiked after the deploy at {at}: {rates}."),
+        Some(Change::Resolved) => format!("It stopped after the deploy at {at}: {rates}."),
+        Some(Change::Ongoing) => {
+            format!("It was already there before the deploy at {at}: {rates}.")
+        }
+        None => format!("It is outside both windows around the deploy at {at}."),
+    };
+    Why {
+        question: "Did the deploy change it?".to_string(),
+        answer,
+        kind: WhyKind::Observed,
+        evidence: vec![format!(
+            "baseline {} → {}, after {} → {}",
+            time(Some(w.baseline_from)),
+            at,
+            at,
+            time(Some(w.after_until))
+        )],
+    }
+}
+
+/// What the report knows about a cluster over time.
+struct ClusterHistory<'a> {
+    change: Option<&'a Comparison>,
+    deploy: Option<&'a DeployInput>,
+    precursors: &'a [PrecursorView],
 }
 
 /// Everything the report is built from.
@@ -413,6 +501,14 @@ pub struct ReportInput<'a> {
     pub rules: &'a RuleSet,
     /// The Cloud Logging source, if entries were fetched.
     pub cloud: Option<CloudInput>,
+    /// The deploy comparison, when asked for and its time is known.
+    pub deploy: Option<DeployInput>,
+    /// Observed precursors over all clusters.
+    pub precursors: Vec<Precursor>,
+    /// The revision that appeared last, when the input has several.
+    pub newest_revision: Option<String>,
+    /// The span of the whole input (or query), for the timeline.
+    pub span: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 /// Builds the report context.
@@ -427,6 +523,10 @@ pub fn build(input: ReportInput<'_>) -> Report {
         settings,
         rules,
         cloud,
+        deploy,
+        precursors,
+        newest_revision,
+        span,
     } = input;
     let start = ranked.iter().filter_map(|(c, _)| c.first_seen).min();
     let end = ranked.iter().filter_map(|(c, _)| c.last_seen).max();
@@ -443,11 +543,61 @@ pub fn build(input: ReportInput<'_>) -> Report {
         *by_sev.entry(c.severity.to_string()).or_default() += 1;
     }
     let total = ranked.len();
+    let comparisons: HashMap<String, Comparison> = deploy
+        .as_ref()
+        .map(|d| {
+            ranked
+                .iter()
+                .map(|(c, _)| (c.fingerprint.clone(), d.windows.compare(&c.timeline)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let names: Names = ranked
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| {
+            (
+                c.fingerprint.clone(),
+                (c.title(), (i < settings.top).then_some(i + 1)),
+            )
+        })
+        .collect();
+    let shown: Vec<String> = ranked
+        .iter()
+        .take(settings.top)
+        .map(|(c, _)| c.fingerprint.clone())
+        .collect();
+    let deploy_view = deploy
+        .as_ref()
+        .map(|d| history::deploy_view(d, &ranked, &comparisons, settings.top));
+    let chains = history::chains(&precursors, &shown, &names);
+    let timeline = span.or(start.zip(end)).map(|(from, until)| {
+        let shown: Vec<&Cluster> = ranked.iter().take(settings.top).map(|(c, _)| c).collect();
+        history::timeline(
+            from,
+            until,
+            &shown,
+            deploy.as_ref().map(|d| (&d.windows, &comparisons)),
+        )
+    });
     let clusters: Vec<ClusterView> = ranked
         .into_iter()
         .take(settings.top)
         .enumerate()
-        .map(|(i, (c, score))| view(i + 1, &c, score, rules, cloud.as_ref()))
+        .map(|(i, (c, score))| {
+            let precursors = history::precursors_of(&precursors, &c.fingerprint, &names);
+            let history = ClusterHistory {
+                change: comparisons.get(&c.fingerprint),
+                deploy: deploy.as_ref(),
+                precursors: &precursors,
+            };
+            let mut v = view(i + 1, &c, score, rules, cloud.as_ref(), &history);
+            v.only_in_newest_revision = newest_revision
+                .as_ref()
+                .is_some_and(|n| c.revisions.len() == 1 && c.revisions.contains_key(n));
+            v.precursors = precursors;
+            v
+        })
         .collect();
     Report {
         schema_version: SCHEMA_VERSION,
@@ -474,6 +624,11 @@ pub fn build(input: ReportInput<'_>) -> Report {
             },
         },
         settings,
+        thresholds: Thresholds::default(),
+        deploy: deploy_view,
+        newest_revision,
+        chains,
+        timeline,
         clusters,
     }
 }
@@ -502,6 +657,7 @@ fn view(
     score: Score,
     rules: &RuleSet,
     cloud: Option<&CloudInput>,
+    history: &ClusterHistory<'_>,
 ) -> ClusterView {
     let mut exemplars = c.early.clone();
     for ex in &c.late {
@@ -513,7 +669,7 @@ fn view(
         }
     }
     let rule = c.signature.rule.and_then(|i| rules.rules().get(i));
-    let whys = build_whys(c, &exemplars, rules);
+    let whys = build_whys(c, &exemplars, rules, history);
     let top_parts: Vec<String> = {
         let mut parts: Vec<_> = score.parts.iter().filter(|p| p.points > 0.0).collect();
         parts.sort_by(|a, b| b.points.total_cmp(&a.points));
@@ -561,6 +717,9 @@ fn view(
             .unwrap_or_default(),
         logs_explorer_url: cloud.map(|cl| cluster_link(cl, &exemplars, c)),
         exemplars,
+        change: history.change.copied(),
+        only_in_newest_revision: false,
+        precursors: Vec::new(),
     }
 }
 

@@ -1,8 +1,16 @@
 //! The compact ranked table for a terminal: rank, severity, count, service, title,
 //! first and last seen. Plain text (stdout never carries ANSI codes).
 
+use std::fmt::Write as _;
+
+use crate::deploy::Change;
 use crate::report::Report;
+use crate::report::history::{marked, squeeze};
 use crate::signature::fallback::truncate_chars;
+use crate::timeline::sparkline;
+
+/// Characters in the TREND column.
+const TREND_WIDTH: usize = 20;
 
 fn short_time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     t.map_or_else(
@@ -26,22 +34,53 @@ pub fn table(report: &Report) -> String {
             ""
         }
     );
+    if let Some(d) = &report.deploy {
+        let n = |c| d.counts.get(&c).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "deploy at {}: {} new, {} spiking, {} ongoing, {} resolved",
+            short_time(Some(d.deployed_at)),
+            n(Change::New),
+            n(Change::Spiking),
+            n(Change::Ongoing),
+            n(Change::Resolved)
+        );
+    }
     if report.clusters.is_empty() {
         out.push_str("no clusters at or above the severity floor\n");
         return out;
     }
-    let rows: Vec<[String; 7]> = report
+    let trend_bins = report.timeline.as_ref().map(|t| {
+        let per = t.bins.div_ceil(TREND_WIDTH).max(1);
+        (per, t.deploy_bin.map(|b| b / per))
+    });
+    let rows: Vec<[String; 9]> = report
         .clusters
         .iter()
         .map(|c| {
+            let trend = report
+                .timeline
+                .as_ref()
+                .zip(trend_bins)
+                .and_then(|(t, (_, deploy))| {
+                    t.rows
+                        .iter()
+                        .find(|r| r.rank == c.rank)
+                        .map(|r| marked(&sparkline(&squeeze(&r.counts, TREND_WIDTH)), deploy))
+                })
+                .unwrap_or_default();
             [
                 c.rank.to_string(),
                 c.severity.to_string(),
                 c.count.to_string(),
+                c.change
+                    .and_then(|x| x.status)
+                    .map_or_else(|| "-".to_string(), |s| s.to_string()),
                 truncate_chars(c.services.first().map_or("-", |s| s.name.as_str()), 24),
                 truncate_chars(&c.title, 70),
                 short_time(c.first_seen),
                 short_time(c.last_seen),
+                trend,
             ]
         })
         .collect();
@@ -49,12 +88,36 @@ pub fn table(report: &Report) -> String {
         "#",
         "SEVERITY",
         "COUNT",
+        "STATUS",
         "SERVICE",
         "TITLE",
         "FIRST SEEN",
         "LAST SEEN",
+        "TREND",
     ];
-    let mut widths = header.map(|h| h.chars().count());
+    // Columns left out: STATUS without a deploy, TREND without timestamps.
+    let keep = |i: usize| match i {
+        3 => report.deploy.is_some(),
+        8 => report.timeline.is_some(),
+        _ => true,
+    };
+    let header: Vec<String> = header
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| keep(*i))
+        .map(|(_, h)| (*h).to_string())
+        .collect();
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .enumerate()
+                .filter(|(i, _)| keep(*i))
+                .map(|(_, c)| c)
+                .collect()
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -62,7 +125,7 @@ pub fn table(report: &Report) -> String {
     }
     let mut line = |cells: &[String]| {
         let mut l = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+        for (i, (cell, w)) in cells.iter().zip(widths.iter().copied()).enumerate() {
             if i > 0 {
                 l.push_str("  ");
             }
@@ -80,9 +143,23 @@ pub fn table(report: &Report) -> String {
         out.push_str(l.trim_end());
         out.push('\n');
     };
-    line(&header.map(str::to_string));
+    line(&header);
     for row in &rows {
         line(row);
+    }
+    for chain in &report.chains {
+        let steps: Vec<String> = chain
+            .iter()
+            .map(|l| match l.rank {
+                Some(r) => format!("#{r}"),
+                None => truncate_chars(&l.title, 40),
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "observed chain (correlation, not proof): {}",
+            steps.join(" -> ")
+        );
     }
     out
 }

@@ -63,6 +63,8 @@ pub struct Request {
     pub filter: String,
     /// Stop after this many entries.
     pub limit: Option<u64>,
+    /// Oldest first (`timestamp asc`) instead of newest first.
+    pub oldest_first: bool,
     /// Retry behaviour.
     pub retry: RetryPolicy,
     /// Where credentials come from.
@@ -269,7 +271,7 @@ impl Fetcher {
             let mut body = serde_json::json!({
                 "resourceNames": [format!("projects/{project}")],
                 "filter": self.req.filter,
-                "orderBy": "timestamp desc",
+                "orderBy": if self.req.oldest_first { "timestamp asc" } else { "timestamp desc" },
                 "pageSize": page_size,
             });
             if let Some(t) = &page_token {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use wiremock::matchers::{header, header_regex, method, path};
+use wiremock::matchers::{body_partial_json, header, header_regex, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::{analyze_json, bin, run, sample, stderr};
@@ -865,4 +865,200 @@ async fn service_account_token_is_refreshed_when_it_expires_mid_run() {
     assert_eq!(issued, 5);
     let want: Vec<String> = (1..=5).map(|n| format!("Bearer sa-token-{n}")).collect();
     assert_eq!(bearers, want);
+}
+
+const STAGING_REV: &str = "netra-backend-staging-00121-xyz";
+
+/// The revision lookup: oldest entry of the revision, any severity, one entry.
+struct FirstOfRevision(Value);
+
+impl Respond for FirstOfRevision {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        let filter = body["filter"].as_str().unwrap_or_default();
+        let revision_clause = format!("resource.labels.revision_name = \"{STAGING_REV}\"");
+        if body["pageSize"] != 1
+            || !filter.contains(&revision_clause)
+            || filter.contains("severity")
+        {
+            return google_error(
+                400,
+                "INVALID_ARGUMENT",
+                &format!("fake lookup: {body}"),
+                &json!([]),
+            );
+        }
+        ResponseTemplate::new(200).set_body_json(json!({ "entries": [self.0] }))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deployed_revision_is_looked_up_then_a_baseline_is_fetched_before_it() {
+    let entries = staging_entries();
+    let first = entries
+        .iter()
+        .filter(|e| e["resource"]["labels"]["revision_name"] == STAGING_REV)
+        .min_by_key(|e| e["timestamp"].as_str().unwrap().to_string())
+        .unwrap()
+        .clone();
+    let server = fake(PagedLogging::new("acme-staging", pages(&entries, 100))).await;
+    Mock::given(method("POST"))
+        .and(path(LIST))
+        .and(body_partial_json(json!({"orderBy": "timestamp asc"})))
+        .respond_with(FirstOfRevision(first))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let out = run({
+        let mut c = cloud(
+            &server,
+            &[
+                "analyze",
+                "--project",
+                "acme-staging",
+                "--format",
+                "json",
+                "--deployed-revision",
+                STAGING_REV,
+            ],
+        );
+        c.arg("--fail-on-new");
+        c
+    })
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json_report(&out);
+    assert_eq!(
+        report["deploy"]["deployed_at"],
+        "2025-09-07T15:30:12.483963Z"
+    );
+    // The window after runs to --until (16:00), so the baseline is as long before the
+    // deploy, and the query starts there.
+    assert_eq!(
+        report["deploy"]["baseline_from"],
+        "2025-09-07T15:00:24.967926Z"
+    );
+    let bodies = list_bodies(&server).await;
+    assert_eq!(bodies[0]["orderBy"], "timestamp asc");
+    assert!(
+        bodies[1]["filter"]
+            .as_str()
+            .unwrap()
+            .contains("timestamp >= \"2025-09-07T15:00:24.967926Z\""),
+        "{}",
+        bodies[1]["filter"]
+    );
+    let statuses: Vec<(&str, &str)> = report["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["title"].as_str().unwrap(),
+                c["change"]["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        statuses.contains(&("WebSocket closed with 1011 (internal error)", "new")),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&("KeyError: 'thread_id'", "ongoing")),
+        "{statuses:?}"
+    );
+    assert!(stderr(&out).contains("--fail-on-new ERROR: new ERROR cluster"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deployed_revision_with_no_entry_exits_2_before_fetching() {
+    let server = fake(PagedLogging::new(
+        "acme-staging",
+        pages(&staging_entries(), 100),
+    ))
+    .await;
+    Mock::given(method("POST"))
+        .and(path(LIST))
+        .and(body_partial_json(json!({"orderBy": "timestamp asc"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let out = run(cloud(
+        &server,
+        &[
+            "analyze",
+            "--project",
+            "acme-staging",
+            "--deployed-revision",
+            "svc-00009-nope",
+        ],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("svc-00009-nope") && err.contains("widen --since"),
+        "{err}"
+    );
+    assert_eq!(
+        list_bodies(&server).await.len(),
+        1,
+        "only the lookup was sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deployed_at_sets_the_window_and_refuses_since() {
+    let server = fake(PagedLogging::new(
+        "acme-staging",
+        pages(&staging_entries(), 100),
+    ))
+    .await;
+    let mut c = bin();
+    c.env("GCP_TRIAGE_LOGGING_ENDPOINT", server.uri())
+        .env("GOOGLE_OAUTH_ACCESS_TOKEN", TOKEN)
+        .args(["analyze", "--project", "acme-staging", "--format", "json"])
+        .args([
+            "--deployed-at",
+            "2025-09-07T15:30:00Z",
+            "--baseline",
+            "20m",
+            "--until",
+            "2025-09-07T15:50:00Z",
+        ]);
+    let out = run(c).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let filter = list_bodies(&server).await[0]["filter"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        filter.contains("timestamp >= \"2025-09-07T15:10:00Z\""),
+        "{filter}"
+    );
+    let report = json_report(&out);
+    assert_eq!(report["deploy"]["baseline_minutes"], 20.0);
+    assert_eq!(report["deploy"]["after_minutes"], 20.0);
+
+    let out = run({
+        let mut c = bin();
+        c.args([
+            "analyze",
+            "--project",
+            "p",
+            "--deployed-at",
+            "2025-09-07T15:30:00Z",
+            "--since",
+            "1h",
+        ]);
+        c
+    })
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("drop --since/--from"),
+        "{}",
+        stderr(&out)
+    );
 }

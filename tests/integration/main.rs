@@ -6,6 +6,7 @@
 
 mod cli;
 mod cloud_logging;
+mod deploy;
 mod github;
 mod real_samples;
 mod samples;

@@ -1,0 +1,274 @@
+//! Which cluster tends to come first: observed precursors, from the order in which
+//! clusters first appear on the same instance (or, for entries without an instance, in
+//! the same trace).
+//!
+//! For a cluster B, each instance where B occurs is one of "B's instances". A cluster
+//! A is an **observed precursor** of B when, in at least [`MIN_SHARE`] of B's
+//! instances and in at least [`MIN_INSTANCES`] of them, A's first entry on that
+//! instance came before B's first entry there, by no more than [`MAX_GAP`]. This is
+//! correlation in time, not proof of cause; below the thresholds nothing is claimed.
+//!
+//! Only entries at [`MIN_SEVERITY`] or above (and 5xx request logs) take part:
+//! warnings are too often steady background (auth failures, client disconnects) whose
+//! order on an instance means nothing.
+//!
+//! A request log counts at the time its response was sent (start plus latency), so a
+//! request does not appear to precede the error that failed it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+use crate::entry::Severity;
+
+/// Entries below this severity (other than 5xx request logs) are not ordered.
+pub const MIN_SEVERITY: Severity = Severity::Error;
+/// A precursor must come first on at least this share of B's instances.
+pub const MIN_SHARE: f64 = 0.75;
+/// ... and on at least this many of them.
+pub const MIN_INSTANCES: u64 = 2;
+/// ... each time at most this long before B's first entry there.
+pub const MAX_GAP: TimeDelta = TimeDelta::minutes(10);
+
+/// Instances (or traces) tracked.
+const MAX_GROUPS: usize = 20_000;
+/// Clusters tracked per instance.
+const MAX_PER_GROUP: usize = 256;
+
+/// First occurrence of each cluster per instance (or trace).
+#[derive(Debug, Default)]
+pub struct Onsets {
+    groups: HashMap<String, HashMap<String, DateTime<Utc>>>,
+}
+
+impl Onsets {
+    /// Records that cluster `fingerprint` occurred at `t` on `group`.
+    pub fn observe(&mut self, group: &str, fingerprint: &str, t: DateTime<Utc>) {
+        let full = self.groups.len() >= MAX_GROUPS;
+        let map = if let Some(m) = self.groups.get_mut(group) {
+            m
+        } else if full {
+            return;
+        } else {
+            self.groups.entry(group.to_string()).or_default()
+        };
+        let room = map.len() < MAX_PER_GROUP;
+        if let Some(first) = map.get_mut(fingerprint) {
+            if t < *first {
+                *first = t;
+            }
+        } else if room {
+            map.insert(fingerprint.to_string(), t);
+        }
+    }
+}
+
+/// An observed precursor: `from` came before `to`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Precursor {
+    /// The earlier cluster's fingerprint.
+    pub from: String,
+    /// The later cluster's fingerprint.
+    pub to: String,
+    /// Instances where `from` came first, within [`MAX_GAP`].
+    pub instances: u64,
+    /// Instances where `to` occurs.
+    pub of: u64,
+    /// `instances / of`.
+    pub share: f64,
+    /// Median time from `from`'s first entry to `to`'s, in seconds.
+    pub median_gap_secs: f64,
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => f64::midpoint(sorted[n / 2 - 1], sorted[n / 2]),
+    }
+}
+
+/// Every precursor that meets the thresholds, strongest first for each later cluster
+/// (share, then shortest median gap).
+pub fn find(onsets: &Onsets) -> Vec<Precursor> {
+    let mut occurs: HashMap<&str, u64> = HashMap::new();
+    let mut gaps: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
+    for group in onsets.groups.values() {
+        let mut firsts: Vec<(&DateTime<Utc>, &str)> =
+            group.iter().map(|(fp, t)| (t, fp.as_str())).collect();
+        firsts.sort_unstable();
+        for (j, (tb, b)) in firsts.iter().enumerate() {
+            *occurs.entry(b).or_default() += 1;
+            for (ta, a) in firsts[..j].iter().rev() {
+                let gap = **tb - **ta;
+                if gap > MAX_GAP {
+                    break;
+                }
+                if gap > TimeDelta::zero() {
+                    gaps.entry((a, b))
+                        .or_default()
+                        .push(gap.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6);
+                }
+            }
+        }
+    }
+    let mut out: Vec<Precursor> = gaps
+        .into_iter()
+        .filter_map(|((a, b), mut g)| {
+            let of = occurs.get(b).copied().unwrap_or(0);
+            let instances = g.len() as u64;
+            let share = instances as f64 / of.max(1) as f64;
+            if instances < MIN_INSTANCES || share < MIN_SHARE {
+                return None;
+            }
+            g.sort_by(f64::total_cmp);
+            Some(Precursor {
+                from: a.to_string(),
+                to: b.to_string(),
+                instances,
+                of,
+                share,
+                median_gap_secs: median(&g),
+            })
+        })
+        .collect();
+    out.sort_by(|x, y| {
+        x.to.cmp(&y.to)
+            .then_with(|| y.share.total_cmp(&x.share))
+            .then_with(|| x.median_gap_secs.total_cmp(&y.median_gap_secs))
+            .then_with(|| x.from.cmp(&y.from))
+    });
+    out
+}
+
+/// The precursor closest in time to `to` (shortest median gap, then highest share).
+pub fn nearest<'p>(all: &'p [Precursor], to: &str) -> Option<&'p Precursor> {
+    all.iter().filter(|p| p.to == to).min_by(|x, y| {
+        x.median_gap_secs
+            .total_cmp(&y.median_gap_secs)
+            .then_with(|| y.share.total_cmp(&x.share))
+            .then_with(|| x.from.cmp(&y.from))
+    })
+}
+
+/// Chains ending at each of `ends`, walked back through nearest precursors (at most
+/// `max_len` clusters, no cluster twice), earliest first. Chains of one cluster and
+/// chains contained in a longer one are left out.
+pub fn chains(all: &[Precursor], ends: &[String], max_len: usize) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for end in ends {
+        let mut chain = vec![end.clone()];
+        while chain.len() < max_len {
+            let last = chain.last().map_or("", String::as_str);
+            match nearest(all, last) {
+                Some(p) if !chain.contains(&p.from) => chain.push(p.from.clone()),
+                _ => break,
+            }
+        }
+        chain.reverse();
+        if chain.len() > 1 {
+            out.push(chain);
+        }
+    }
+    let contained = |small: &Vec<String>, big: &Vec<String>| {
+        small.len() < big.len() && big.windows(small.len()).any(|w| w == small.as_slice())
+    };
+    let kept: Vec<Vec<String>> = out
+        .iter()
+        .filter(|c| !out.iter().any(|o| contained(c, o)))
+        .cloned()
+        .collect();
+    let mut unique: Vec<Vec<String>> = Vec::new();
+    for c in kept {
+        if !unique.contains(&c) {
+            unique.push(c);
+        }
+    }
+    unique
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    /// `n_with` instances where A comes 30 s before B, `n_without` where B is alone.
+    fn onsets(n_with: usize, n_without: usize) -> Onsets {
+        let mut o = Onsets::default();
+        for i in 0..n_with {
+            let g = format!("i{i}");
+            o.observe(&g, "A", at(0));
+            o.observe(&g, "B", at(30));
+        }
+        for i in 0..n_without {
+            o.observe(&format!("j{i}"), "B", at(30));
+        }
+        o
+    }
+
+    #[test]
+    fn share_at_the_threshold_is_claimed_just_under_is_not() {
+        // 3 of 4 instances = 0.75: claimed.
+        let found = find(&onsets(3, 1));
+        assert_eq!(found.len(), 1);
+        let p = &found[0];
+        assert_eq!((p.from.as_str(), p.to.as_str()), ("A", "B"));
+        assert_eq!((p.instances, p.of), (3, 4));
+        assert!((p.median_gap_secs - 30.0).abs() < 1e-9);
+        // 2 of 3 = 0.67: not claimed.
+        assert!(find(&onsets(2, 1)).is_empty());
+    }
+
+    #[test]
+    fn one_instance_is_never_enough() {
+        assert!(find(&onsets(1, 0)).is_empty());
+        assert_eq!(find(&onsets(2, 0)).len(), 1);
+    }
+
+    #[test]
+    fn gap_longer_than_the_limit_is_not_claimed() {
+        let mut o = Onsets::default();
+        for g in ["x", "y"] {
+            o.observe(g, "A", at(0));
+            o.observe(g, "B", at(MAX_GAP.num_seconds() + 1));
+        }
+        assert!(find(&o).is_empty());
+        let mut o = Onsets::default();
+        for g in ["x", "y"] {
+            o.observe(g, "A", at(0));
+            o.observe(g, "B", at(MAX_GAP.num_seconds()));
+        }
+        assert_eq!(find(&o).len(), 1);
+    }
+
+    #[test]
+    fn only_the_first_occurrence_per_instance_counts() {
+        let mut o = Onsets::default();
+        for g in ["x", "y"] {
+            o.observe(g, "B", at(100));
+            o.observe(g, "A", at(50));
+            o.observe(g, "A", at(500)); // later A does not move its onset
+        }
+        let found = find(&o);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].from, "A");
+    }
+
+    #[test]
+    fn chains_follow_the_nearest_precursor() {
+        let mut o = Onsets::default();
+        for g in ["x", "y"] {
+            o.observe(g, "redis", at(0));
+            o.observe(g, "readiness", at(5));
+            o.observe(g, "ws", at(200));
+            o.observe(g, "close", at(201));
+        }
+        let all = find(&o);
+        let chains = chains(&all, &["close".to_string(), "ws".to_string()], 6);
+        assert_eq!(chains, vec![vec!["redis", "readiness", "ws", "close"]]);
+    }
+}
