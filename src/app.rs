@@ -788,6 +788,12 @@ pub fn completions(shell: crate::cli::ShellArg) -> Result<Status> {
     Ok(Status::ok())
 }
 
+/// Prints `text` on stdout.
+pub fn print(text: &str) -> Result<Status> {
+    sink::stdout(text)?;
+    Ok(Status::ok())
+}
+
 /// `gcp-triage man`.
 pub fn man() -> Result<Status> {
     use clap::CommandFactory;

@@ -32,6 +32,10 @@ pub struct Cli {
     /// Colour on stderr.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Settings file [default: GCP_TRIAGE_CONFIG, else gcp-triage.toml in the current
+    /// directory, else at the git root].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -52,6 +56,9 @@ pub enum Command {
     /// Validate rule packs or try a message against them.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// The config file (gcp-triage.toml) and the settings in effect.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print a shell completion script (bash, zsh, fish, powershell) to stdout.
     Completions {
         /// The shell.
@@ -73,6 +80,14 @@ pub enum ShellArg {
     Fish,
     /// PowerShell.
     Powershell,
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the settings `analyze` would use with these flags, and where each comes
+    /// from (flag, environment, config file and line, default). Secrets are never shown.
+    Show(AnalyzeArgs),
 }
 
 /// `rules` subcommands.
@@ -223,9 +238,10 @@ pub struct FetchArgs {
     /// Where and what to read.
     #[command(flatten)]
     pub cloud: CloudArgs,
-    /// Severity floor of the query (5xx request logs are always fetched).
-    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = SeverityArg::Warning)]
-    pub min_severity: SeverityArg,
+    /// Severity floor of the query (5xx request logs are always fetched) [default:
+    /// WARNING].
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub min_severity: Option<SeverityArg>,
     /// Write the entries here (NDJSON, one entry per line); `-` or absent is stdout.
     #[arg(long, short = 'o', value_name = "PATH")]
     pub out: Option<PathBuf>,
@@ -243,9 +259,9 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub cloud: CloudArgs,
 
-    /// How to read the inputs.
-    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto, help_heading = "Input")]
-    pub input_format: InputFormatArg,
+    /// How to read the inputs [default: auto].
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = "Input")]
+    pub input_format: Option<InputFormatArg>,
     /// Stop at the first malformed entry instead of skipping and counting it.
     #[arg(long, help_heading = "Input")]
     pub strict: bool,
@@ -258,12 +274,13 @@ pub struct AnalyzeArgs {
     #[arg(long, help_heading = "Rules")]
     pub no_builtin_rules: bool,
 
-    /// Show the top N clusters.
-    #[arg(long, value_name = "N", default_value_t = 10, help_heading = "Ranking")]
-    pub top: usize,
-    /// Ignore entries below this severity (5xx request logs always count).
-    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = SeverityArg::Warning, help_heading = "Ranking")]
-    pub min_severity: SeverityArg,
+    /// Show the top N clusters [default: 10].
+    #[arg(long, value_name = "N", help_heading = "Ranking")]
+    pub top: Option<usize>,
+    /// Ignore entries below this severity (5xx request logs always count) [default:
+    /// WARNING].
+    #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Ranking")]
+    pub min_severity: Option<SeverityArg>,
     /// Exit 1 when a cluster at or above this severity is found.
     #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Ranking")]
     pub fail_on: Option<SeverityArg>,
@@ -302,9 +319,9 @@ pub struct AnalyzeArgs {
     )]
     pub fail_on_new: Option<SeverityArg>,
 
-    /// What to print on stdout.
-    #[arg(long, value_enum, default_value_t = FormatArg::Table, help_heading = "Output")]
-    pub format: FormatArg,
+    /// What to print on stdout [default: table].
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = "Output")]
+    pub format: Option<FormatArg>,
     /// Write the five-whys markdown report to PATH (written before anything else).
     #[arg(long, short = 'o', value_name = "PATH", help_heading = "Output")]
     pub out: Option<PathBuf>,

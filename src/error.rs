@@ -76,6 +76,18 @@ pub enum Error {
     /// A setting is invalid (bad value, contradictory flags).
     #[error("{0}")]
     Usage(String),
+    /// The config file is unreadable or holds a bad key or value.
+    #[error("{path}{}{}: {message}", if *line > 0 { format!(":{line}") } else { String::new() }, if key.is_empty() { String::new() } else { format!(": key `{key}`") })]
+    Config {
+        /// The file.
+        path: String,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// The dotted key (`cloud.project`), when known.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
     /// An output file could not be written.
     #[error("{path}: cannot write output")]
     WriteOutput {
@@ -197,6 +209,7 @@ impl Error {
             | Error::ReadTemplate { .. }
             | Error::Template { .. }
             | Error::Usage(_)
+            | Error::Config { .. }
             | Error::NoProject
             | Error::BadFilter { .. } => 2,
             Error::ReadInput { .. }

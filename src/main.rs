@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use gcp_triage::app;
-use gcp_triage::cli::{Cli, Command, RulesCommand};
+use gcp_triage::cli::{Cli, Command, ConfigCommand, RulesCommand};
 use gcp_triage::clock::SystemClock;
+use gcp_triage::config::{self, Config};
 use gcp_triage::error::{Error, one_line};
 use gcp_triage::settings::{Analyze, Fetch, Output};
 
@@ -22,16 +23,48 @@ fn report_error(e: &Error) -> ExitCode {
     ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(3))
 }
 
+fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+/// The config file, if there is one.
+fn load_config(explicit: Option<&std::path::Path>) -> Result<Option<Config>, Error> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    match config::locate(explicit, &env, &cwd)? {
+        Some((path, found_by)) => Config::load(&path, found_by).map(Some),
+        None => Ok(None),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let output = Output::new(cli.verbose, cli.quiet, cli.color);
+    let explicit = cli.config.as_deref();
     let result = match cli.command {
-        Command::Analyze(args) => {
-            Analyze::from_args(args, &SystemClock).and_then(|s| app::analyze(&s, output))
-        }
-        Command::Fetch(args) => {
-            Fetch::from_args(args, &SystemClock).and_then(|s| app::fetch(&s, output))
-        }
+        Command::Analyze(mut args) => load_config(explicit).and_then(|c| {
+            let origins = config::apply_analyze(&mut args, c.as_ref(), &env, false)?;
+            Analyze::from_args(args, &SystemClock)
+                .map_err(|e| config::blame(e, c.as_ref(), &origins))
+                .and_then(|s| app::analyze(&s, output))
+        }),
+        Command::Fetch(mut args) => load_config(explicit).and_then(|c| {
+            let origins = config::apply_fetch(&mut args, c.as_ref(), &env)?;
+            Fetch::from_args(args, &SystemClock)
+                .map_err(|e| config::blame(e, c.as_ref(), &origins))
+                .and_then(|s| app::fetch(&s, output))
+        }),
+        Command::Config(ConfigCommand::Show(mut args)) => load_config(explicit).and_then(|c| {
+            let origins = config::apply_analyze(&mut args, c.as_ref(), &env, true)?;
+            let text = config::show(&args, &origins, c.as_ref(), &env);
+            // The same validation analyze runs, so a bad value fails here too (GitHub
+            // settings are checked only when issues are filed).
+            if !args.github.file_issues {
+                args.github = gcp_triage::cli::GithubArgs::default();
+            }
+            Analyze::from_args(args, &SystemClock)
+                .map_err(|e| config::blame(e, c.as_ref(), &origins))?;
+            app::print(&text)
+        }),
         Command::Rules(RulesCommand::Check { dirs }) => app::rules_check(&dirs),
         Command::Completions { shell } => app::completions(shell),
         Command::Man => app::man(),

@@ -436,11 +436,7 @@ impl Cloud {
 
 /// The deploy flags, validated.
 fn deploy(a: &AnalyzeArgs) -> Result<Option<Deploy>> {
-    let anchor = match (&a.deployed_at, non_empty(a.deployed_revision.clone())) {
-        (Some(t), _) => DeployAnchor::At(parse_time("--deployed-at", t)?),
-        (None, Some(rev)) => DeployAnchor::Revision(rev),
-        (None, None) => return Ok(None),
-    };
+    // Checked even without a deploy: a bad value in the config file is an error.
     let baseline = match &a.baseline {
         Some(d) => Some(parse_duration("--baseline", d)?),
         None => None,
@@ -448,6 +444,11 @@ fn deploy(a: &AnalyzeArgs) -> Result<Option<Deploy>> {
     if baseline.is_some_and(|b| b <= chrono::TimeDelta::zero()) {
         return Err(Error::Usage("--baseline must be longer than 0".into()));
     }
+    let anchor = match (&a.deployed_at, non_empty(a.deployed_revision.clone())) {
+        (Some(t), _) => DeployAnchor::At(parse_time("--deployed-at", t)?),
+        (None, Some(rev)) => DeployAnchor::Revision(rev),
+        (None, None) => return Ok(None),
+    };
     Ok(Some(Deploy {
         anchor,
         baseline,
@@ -499,7 +500,12 @@ impl Fetch {
     pub fn from_args(a: FetchArgs, clock: &dyn Clock) -> Result<Fetch> {
         let out = a.out.filter(|p| p.as_os_str() != "-");
         Ok(Fetch {
-            cloud: Cloud::from_args(a.cloud, severity(a.min_severity), &std_env, clock)?,
+            cloud: Cloud::from_args(
+                a.cloud,
+                severity(a.min_severity.unwrap_or(SeverityArg::Warning)),
+                &std_env,
+                clock,
+            )?,
             out,
         })
     }
@@ -508,7 +514,8 @@ impl Fetch {
 impl Analyze {
     /// Validates `analyze` flags.
     pub fn from_args(a: AnalyzeArgs, clock: &dyn Clock) -> Result<Analyze> {
-        if a.top == 0 {
+        let top = a.top.unwrap_or(10);
+        if top == 0 {
             return Err(Error::Usage("--top must be at least 1".into()));
         }
         if a.no_builtin_rules && a.rules.is_empty() {
@@ -519,7 +526,7 @@ impl Analyze {
         if a.inputs.iter().filter(|i| *i == "-").count() > 1 {
             return Err(Error::Usage("stdin (-) can be read only once".into()));
         }
-        let min_severity = severity(a.min_severity);
+        let min_severity = severity(a.min_severity.unwrap_or(SeverityArg::Warning));
         let deploy = deploy(&a)?;
         let source = if a.inputs.is_empty() {
             let explicit_window = a.cloud.since.is_some() || a.cloud.from.is_some();
@@ -539,7 +546,7 @@ impl Analyze {
         };
         Ok(Analyze {
             source,
-            input_format: match a.input_format {
+            input_format: match a.input_format.unwrap_or(InputFormatArg::Auto) {
                 InputFormatArg::Auto => InputFormat::Auto,
                 InputFormatArg::Json => InputFormat::Json,
                 InputFormatArg::Text => InputFormat::Text,
@@ -547,11 +554,11 @@ impl Analyze {
             strict: a.strict,
             rules: a.rules,
             builtin_rules: !a.no_builtin_rules,
-            top: a.top,
+            top,
             min_severity,
             fail_on: a.fail_on.map(severity),
             deploy,
-            format: match a.format {
+            format: match a.format.unwrap_or(FormatArg::Table) {
                 FormatArg::Table => Format::Table,
                 FormatArg::Markdown => Format::Markdown,
                 FormatArg::Json => Format::Json,

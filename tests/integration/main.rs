@@ -6,6 +6,7 @@
 
 mod cli;
 mod cloud_logging;
+mod config;
 mod deploy;
 mod github;
 mod real_samples;
@@ -59,6 +60,7 @@ pub fn bin() -> Command {
         "GITHUB_API_URL",
         "GITHUB_STEP_SUMMARY",
         "GITHUB_OUTPUT",
+        "GCP_TRIAGE_CONFIG",
     ] {
         c.env_remove(var);
     }
