@@ -335,7 +335,10 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
     {
         let at = first_entry_of(cloud, rev, output)?;
         let mut c = (**cloud).clone();
-        c.set_from(at - d.baseline.unwrap_or(c.scope.until - at));
+        c.set_from(crate::deploy::back(
+            at,
+            d.baseline.unwrap_or(c.scope.until - at),
+        ));
         deployed_at = Some(at);
         moved = Some(c);
     }
@@ -521,7 +524,7 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
         Some(DeployInput {
             windows: Windows::new(at, d.baseline, from, until),
             revision,
-            baseline_cut: d.baseline.is_some_and(|b| at - b < from),
+            baseline_cut: d.baseline.is_some_and(|b| crate::deploy::back(at, b) < from),
             fail_on_new: d.fail_on_new,
         })
     });

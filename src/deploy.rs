@@ -58,6 +58,12 @@ impl std::fmt::Display for Change {
     }
 }
 
+/// `at - d`, or the earliest representable time when that is out of range (a huge
+/// `--baseline`).
+pub fn back(at: DateTime<Utc>, d: TimeDelta) -> DateTime<Utc> {
+    at.checked_sub_signed(d).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 /// The two windows around a deploy.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct Windows {
@@ -83,7 +89,7 @@ impl Windows {
         let length = baseline.unwrap_or(after_until - at);
         Windows {
             deployed_at: at,
-            baseline_from: (at - length).max(data_from.min(at)),
+            baseline_from: back(at, length).max(data_from.min(at)),
             after_until,
         }
     }
@@ -101,7 +107,11 @@ impl Windows {
     /// A cluster's counts and rates in both windows, and its status.
     pub fn compare(&self, h: &Histogram) -> Comparison {
         let before = h.count(self.baseline_from, self.deployed_at);
-        let after = h.count(self.deployed_at, self.after_until + TimeDelta::seconds(1));
+        let end = self
+            .after_until
+            .checked_add_signed(TimeDelta::seconds(1))
+            .unwrap_or(self.after_until);
+        let after = h.count(self.deployed_at, end);
         let (bm, am) = (self.baseline_minutes(), self.after_minutes());
         Comparison {
             before,
@@ -218,6 +228,19 @@ mod tests {
         );
         assert_eq!(w.baseline_from, at("2025-01-01T10:00:00Z"));
         assert!((w.baseline_minutes() - 30.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn huge_baselines_and_far_times_do_not_overflow() {
+        let w = Windows::new(
+            at("2025-01-01T10:30:00Z"),
+            Some(TimeDelta::weeks(100_000_000)),
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MAX_UTC,
+        );
+        assert_eq!(w.baseline_from, DateTime::<Utc>::MIN_UTC);
+        let c = w.compare(&Histogram::default());
+        assert_eq!(c.status, None);
     }
 
     #[test]

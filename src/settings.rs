@@ -477,7 +477,7 @@ fn deploy_window(cloud: &mut Cloud, d: &Deploy, explicit_window: bool) -> Result
                     query::timestamp(until)
                 )));
             }
-            cloud.set_from(*at - d.baseline.unwrap_or(until - *at));
+            cloud.set_from(crate::deploy::back(*at, d.baseline.unwrap_or(until - *at)));
         }
         DeployAnchor::Revision(_) => {
             if cloud.scope.resource_type.revision_label().is_none() {

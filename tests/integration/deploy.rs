@@ -433,3 +433,30 @@ fn timeline_marks_the_deploy_first_seen_and_counts_per_minute() {
         "{table}"
     );
 }
+
+#[test]
+fn extreme_times_and_baselines_never_panic() {
+    let e = vec![
+        entry(at("0001-01-01T00:00:00Z"), "ERROR", "ancient failure", "i"),
+        entry(at("9999-12-31T23:59:59Z"), "ERROR", "future failure", "i"),
+    ];
+    let (_dir, path) = ndjson(&e);
+    let out = bin()
+        .arg("analyze")
+        .arg(&path)
+        .args([
+            "--deployed-at",
+            "5000-01-01T00:00:00Z",
+            "--baseline",
+            "100000000w",
+        ])
+        .args(["--fail-on-new", "--format", "markdown"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        md.contains("**1 new, 0 spiking, 0 ongoing, 1 resolved.**"),
+        "{md}"
+    );
+}
