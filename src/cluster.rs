@@ -203,13 +203,10 @@ pub struct Finished {
     pub onsets: Onsets,
 }
 
-/// The instance (else the trace) an entry's order is judged within.
-fn order_group(entry: &Entry) -> Option<String> {
-    match (&entry.instance, &entry.trace) {
-        (Some(i), _) => Some(format!("instance {i}")),
-        (None, Some(t)) => Some(format!("trace {t}")),
-        (None, None) => None,
-    }
+/// The instance (else the trace) an entry's order is judged within. Instance ids and
+/// trace names never look alike, so one map holds both.
+fn order_group(entry: &Entry) -> Option<&str> {
+    entry.instance.as_deref().or(entry.trace.as_deref())
 }
 
 /// When an entry happened for ordering: a request log at the end of its request.
@@ -427,7 +424,7 @@ impl<'r> Clusterer<'r> {
             return;
         }
         if let (Some(group), Some(t)) = (order_group(entry), order_time(entry)) {
-            self.onsets.observe(&group, fingerprint, t);
+            self.onsets.observe(group, fingerprint, t);
         }
     }
 

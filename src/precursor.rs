@@ -142,14 +142,19 @@ pub fn find(onsets: &Onsets) -> Vec<Precursor> {
     out
 }
 
-/// The precursor closest in time to `to` (shortest median gap, then highest share).
+/// Nearest first: shortest median gap, then highest share, then fingerprint.
+pub fn nearer(x: &Precursor, y: &Precursor) -> std::cmp::Ordering {
+    x.median_gap_secs
+        .total_cmp(&y.median_gap_secs)
+        .then_with(|| y.share.total_cmp(&x.share))
+        .then_with(|| x.from.cmp(&y.from))
+}
+
+/// The precursor closest in time to `to` (see [`nearer`]).
 pub fn nearest<'p>(all: &'p [Precursor], to: &str) -> Option<&'p Precursor> {
-    all.iter().filter(|p| p.to == to).min_by(|x, y| {
-        x.median_gap_secs
-            .total_cmp(&y.median_gap_secs)
-            .then_with(|| y.share.total_cmp(&x.share))
-            .then_with(|| x.from.cmp(&y.from))
-    })
+    all.iter()
+        .filter(|p| p.to == to)
+        .min_by(|x, y| nearer(x, y))
 }
 
 /// Chains ending at each of `ends`, walked back through nearest precursors (at most

@@ -207,12 +207,7 @@ pub type Names = HashMap<String, (String, Option<usize>)>;
 /// The observed precursors of `fingerprint`, nearest first.
 pub fn precursors_of(all: &[Precursor], fingerprint: &str, names: &Names) -> Vec<PrecursorView> {
     let mut list: Vec<&Precursor> = all.iter().filter(|p| p.to == fingerprint).collect();
-    list.sort_by(|x, y| {
-        x.median_gap_secs
-            .total_cmp(&y.median_gap_secs)
-            .then_with(|| y.share.total_cmp(&x.share))
-            .then_with(|| x.from.cmp(&y.from))
-    });
+    list.sort_by(|x, y| precursor::nearer(x, y));
     list.into_iter()
         .map(|p| {
             let (title, rank) = names.get(&p.from).cloned().unwrap_or_default();
