@@ -8,7 +8,7 @@ use std::io::Write as _;
 use crate::cluster::Clusterer;
 use crate::deploy::{Change, Windows};
 use crate::error::{Error, Result, one_line};
-use crate::report::history::DeployInput;
+use crate::report::history::{Comparisons, DeployInput};
 use crate::report::issue::IssueRenderer;
 use crate::report::{self, CloudInput, Query, Renderer, ReportInput, ReportSettings};
 use crate::settings::{Analyze, Cloud, DeployAnchor, Fetch, Format, Output, Source, Verbosity};
@@ -528,14 +528,24 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
             fail_on_new: d.fail_on_new,
         })
     });
+    // Each cluster across the deploy, once: for the gate and the report.
+    let comparisons: Comparisons = deploy
+        .as_ref()
+        .map(|d| {
+            clusters
+                .iter()
+                .map(|c| (c.fingerprint.clone(), d.windows.compare(&c.timeline)))
+                .collect()
+        })
+        .unwrap_or_default();
     let new_hits: Vec<(Change, crate::entry::Severity, String, u64)> =
-        match (&deploy, s.deploy.as_ref().and_then(|d| d.fail_on_new)) {
-            (Some(d), Some(floor)) => {
+        match s.deploy.as_ref().and_then(|d| d.fail_on_new) {
+            Some(floor) => {
                 let mut hits: Vec<_> = clusters
                     .iter()
                     .filter(|c| c.severity >= floor)
                     .filter_map(|c| {
-                        let cmp = d.windows.compare(&c.timeline);
+                        let cmp = comparisons.get(&c.fingerprint)?;
                         match cmp.status {
                             Some(st @ (Change::New | Change::Spiking)) => {
                                 Some((st, c.severity, c.title(), cmp.after))
@@ -551,7 +561,7 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
                 });
                 hits
             }
-            _ => Vec::new(),
+            None => Vec::new(),
         };
     let precursors = crate::precursor::find(&finished.onsets);
     let fail_hit = s
@@ -582,6 +592,7 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
         rules: &rules,
         cloud: cloud_input,
         deploy,
+        comparisons,
         precursors,
         newest_revision,
         span,

@@ -6,7 +6,7 @@ pub mod filters;
 pub mod history;
 pub mod issue;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -21,7 +21,9 @@ use crate::redact::redact;
 use crate::signature::SignatureKind;
 use crate::signature::rules::{RuleSet, render};
 use crate::source::query::{Scope, logs_explorer_url};
-use history::{ChainLink, DeployInput, DeployView, Names, PrecursorView, Thresholds, TimelineView};
+use history::{
+    ChainLink, Comparisons, DeployInput, DeployView, Names, PrecursorView, Thresholds, TimelineView,
+};
 
 /// Version of the context's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -503,6 +505,8 @@ pub struct ReportInput<'a> {
     pub cloud: Option<CloudInput>,
     /// The deploy comparison, when asked for and its time is known.
     pub deploy: Option<DeployInput>,
+    /// Each cluster across the deploy, by fingerprint (empty without a deploy).
+    pub comparisons: Comparisons,
     /// Observed precursors over all clusters.
     pub precursors: Vec<Precursor>,
     /// The revision that appeared last, when the input has several.
@@ -524,6 +528,7 @@ pub fn build(input: ReportInput<'_>) -> Report {
         rules,
         cloud,
         deploy,
+        comparisons,
         precursors,
         newest_revision,
         span,
@@ -543,15 +548,6 @@ pub fn build(input: ReportInput<'_>) -> Report {
         *by_sev.entry(c.severity.to_string()).or_default() += 1;
     }
     let total = ranked.len();
-    let comparisons: HashMap<String, Comparison> = deploy
-        .as_ref()
-        .map(|d| {
-            ranked
-                .iter()
-                .map(|(c, _)| (c.fingerprint.clone(), d.windows.compare(&c.timeline)))
-                .collect()
-        })
-        .unwrap_or_default();
     let names: Names = ranked
         .iter()
         .enumerate()
