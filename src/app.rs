@@ -419,10 +419,13 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
         match &s.source {
             Source::Files(inputs) => {
                 for input in inputs {
-                    let res =
-                        files::read_input(input, s.input_format, &mut next_index, &mut |item| {
-                            on_item(input, item)
-                        });
+                    let res = files::read_input(
+                        input,
+                        s.input_format,
+                        s.threads,
+                        &mut next_index,
+                        &mut |item| on_item(input, item),
+                    );
                     if let Err(e) = res {
                         source_error = Some(e);
                         break;

@@ -265,6 +265,10 @@ pub struct AnalyzeArgs {
     /// Stop at the first malformed entry instead of skipping and counting it.
     #[arg(long, help_heading = "Input")]
     pub strict: bool,
+    /// Parse JSON exports on N threads [default: the number of cores]; 1 reads
+    /// everything on one thread.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Input")]
+    pub threads: Option<u16>,
 
     /// Add rule packs: every `*.toml` in DIR (or the file); a rule with a built-in
     /// rule's id replaces it. Repeatable.

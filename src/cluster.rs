@@ -320,6 +320,20 @@ impl<'r> Clusterer<'r> {
             self.counts.clustered += 1;
             return Some(self.fold_request(sig, &entry, "none"));
         }
+        // Below the threshold, only a matching rule's severity floor can lift an entry
+        // that says nothing of its own severity: the fallback is not worth running.
+        if entry.severity < self.min_severity {
+            let lifted = entry.severity_source == SeveritySource::None
+                && self
+                    .rules
+                    .find(&entry.message)
+                    .and_then(|m| m.rule.severity)
+                    .is_some_and(|floor| floor >= self.min_severity);
+            if !lifted {
+                self.counts.below_threshold += 1;
+                return None;
+            }
+        }
         let sig = sign(self.rules, &entry);
         if entry.severity_source == SeveritySource::None
             && let Some(floor) = sig.severity_floor

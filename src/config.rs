@@ -46,6 +46,7 @@ struct AnalyzeConf {
     rules: Option<Vec<String>>,
     builtin_rules: Option<bool>,
     top: Option<usize>,
+    threads: Option<u16>,
     min_severity: Option<String>,
     fail_on: Option<String>,
     format: Option<String>,
@@ -389,6 +390,16 @@ pub fn apply_analyze(
     a.no_builtin_rules = no_builtin;
     m.opt("analyze.top", &mut a.top, &[], an.and_then(|x| x.top), ok)?;
     m.opt(
+        "analyze.threads",
+        &mut a.threads,
+        &[],
+        an.and_then(|x| x.threads),
+        |n: u16| match (n, config) {
+            (1..=256, _) | (_, None) => Ok(n),
+            (_, Some(c)) => Err(c.error("analyze.threads", format!("{n} is not in 1..=256"))),
+        },
+    )?;
+    m.opt(
         "analyze.min_severity",
         &mut a.min_severity,
         &[],
@@ -689,6 +700,11 @@ fn values(a: &AnalyzeArgs) -> Vec<(&'static str, Option<String>, &'static str)> 
             "true",
         ),
         ("analyze.top", a.top.map(|n| n.to_string()), "10"),
+        (
+            "analyze.threads",
+            a.threads.map(|n| n.to_string()),
+            "the number of cores",
+        ),
         (
             "analyze.min_severity",
             name(a.min_severity.as_ref()),

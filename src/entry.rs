@@ -5,7 +5,7 @@
 //! text line. Output: [`Entry`], owned and normalised. Parsing is lenient: every field
 //! may be absent, int64 fields may be strings or numbers, unknown keys are ignored.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -99,54 +99,178 @@ impl fmt::Display for Severity {
     }
 }
 
-/// A `LogEntry` as it appears in JSON. Every field is optional.
+/// A `LogEntry` as it appears in JSON. Every field is optional. Strings borrow from
+/// the input where they carry no escapes; only the label keys the pipeline reads are
+/// kept.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct RawEntry {
-    log_name: Option<String>,
-    resource: Option<RawResource>,
-    timestamp: Option<String>,
-    receive_timestamp: Option<String>,
+pub struct RawEntry<'a> {
+    #[serde(borrow)]
+    log_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    resource: Option<RawResource<'a>>,
+    #[serde(borrow)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    receive_timestamp: Option<Cow<'a, str>>,
     #[serde(deserialize_with = "lenient_severity")]
     severity: Option<Severity>,
-    insert_id: Option<String>,
-    http_request: Option<RawHttpRequest>,
-    labels: Option<BTreeMap<String, Value>>,
-    trace: Option<String>,
-    source_location: Option<RawSourceLocation>,
+    #[serde(borrow)]
+    insert_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    http_request: Option<RawHttpRequest<'a>>,
+    #[serde(borrow)]
+    labels: Option<RawLabels<'a>>,
+    #[serde(borrow)]
+    trace: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    source_location: Option<RawSourceLocation<'a>>,
     error_groups: Option<Vec<RawErrorGroup>>,
-    text_payload: Option<String>,
+    #[serde(borrow)]
+    text_payload: Option<Cow<'a, str>>,
     json_payload: Option<Value>,
     proto_payload: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct RawResource {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    labels: Option<BTreeMap<String, Value>>,
+struct RawResource<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    labels: Option<ResourceLabels<'a>>,
+}
+
+/// The entry labels the pipeline reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawLabels<'a> {
+    #[serde(rename = "instanceId", borrow)]
+    instance_id: Label<'a>,
+}
+
+/// The resource labels the pipeline reads (Cloud Run, GAE, functions, GKE, GCE).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ResourceLabels<'a> {
+    #[serde(borrow)]
+    service_name: Label<'a>,
+    #[serde(borrow)]
+    job_name: Label<'a>,
+    #[serde(borrow)]
+    module_id: Label<'a>,
+    #[serde(borrow)]
+    function_name: Label<'a>,
+    #[serde(borrow)]
+    container_name: Label<'a>,
+    #[serde(borrow)]
+    revision_name: Label<'a>,
+    #[serde(borrow)]
+    version_id: Label<'a>,
+    #[serde(borrow)]
+    location: Label<'a>,
+    #[serde(borrow)]
+    region: Label<'a>,
+    #[serde(borrow)]
+    zone: Label<'a>,
+    #[serde(borrow)]
+    pod_name: Label<'a>,
+    #[serde(borrow)]
+    instance_id: Label<'a>,
+}
+
+/// A label value: a string, or a number or boolean in its JSON spelling; anything
+/// else (null, objects, arrays) counts as absent.
+#[derive(Debug, Default)]
+struct Label<'a>(Option<Cow<'a, str>>);
+
+impl Label<'_> {
+    fn get(&self) -> Option<String> {
+        self.0.as_deref().map(str::to_string)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Label<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Label<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a label value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Label(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Label(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Label(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Label(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Label(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Label(Some(Cow::Owned(
+                    serde_json::Number::from_f64(v).map_or_else(String::new, |n| n.to_string()),
+                ))))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Label(None))
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Label(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Label(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Label(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-struct RawHttpRequest {
-    request_method: Option<String>,
-    request_url: Option<String>,
+struct RawHttpRequest<'a> {
+    #[serde(borrow)]
+    request_method: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    request_url: Option<Cow<'a, str>>,
     #[serde(deserialize_with = "lenient_i64")]
     status: Option<i64>,
-    user_agent: Option<String>,
+    #[serde(borrow)]
+    user_agent: Option<Cow<'a, str>>,
     latency: Option<Value>,
-    protocol: Option<String>,
+    #[serde(borrow)]
+    protocol: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct RawSourceLocation {
-    file: Option<String>,
+struct RawSourceLocation<'a> {
+    #[serde(borrow)]
+    file: Option<Cow<'a, str>>,
     #[serde(deserialize_with = "lenient_i64")]
     line: Option<i64>,
-    function: Option<String>,
+    #[serde(borrow)]
+    function: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -276,27 +400,30 @@ impl Entry {
     }
 
     /// Normalises a raw JSON entry.
-    pub fn from_raw(index: u64, raw: RawEntry) -> Entry {
+    pub fn from_raw(index: u64, raw: RawEntry<'_>) -> Entry {
         let labels = raw.labels.unwrap_or_default();
-        let (resource_type, rlabels) = match raw.resource {
-            Some(r) => (r.kind.unwrap_or_default(), r.labels.unwrap_or_default()),
-            None => (String::new(), BTreeMap::new()),
+        let (resource_type, rl) = match raw.resource {
+            Some(r) => (
+                r.kind.map(Cow::into_owned).unwrap_or_default(),
+                r.labels.unwrap_or_default(),
+            ),
+            None => (String::new(), ResourceLabels::default()),
         };
-        let rl = |k: &str| rlabels.get(k).and_then(value_str).filter(|s| !s.is_empty());
-        let service = rl("service_name")
-            .or_else(|| rl("job_name"))
-            .or_else(|| rl("module_id"))
-            .or_else(|| rl("function_name"))
-            .or_else(|| rl("container_name"));
-        let revision = rl("revision_name").or_else(|| rl("version_id"));
-        let location = rl("location")
-            .or_else(|| rl("region"))
-            .or_else(|| rl("zone"));
+        let some = |l: &Label<'_>| l.get().filter(|s| !s.is_empty());
+        let service = some(&rl.service_name)
+            .or_else(|| some(&rl.job_name))
+            .or_else(|| some(&rl.module_id))
+            .or_else(|| some(&rl.function_name))
+            .or_else(|| some(&rl.container_name));
+        let revision = some(&rl.revision_name).or_else(|| some(&rl.version_id));
+        let location = some(&rl.location)
+            .or_else(|| some(&rl.region))
+            .or_else(|| some(&rl.zone));
         let instance = labels
-            .get("instanceId")
-            .and_then(value_str)
-            .or_else(|| rl("pod_name"))
-            .or_else(|| rl("instance_id"));
+            .instance_id
+            .get()
+            .or_else(|| some(&rl.pod_name))
+            .or_else(|| some(&rl.instance_id));
 
         let has_payload =
             raw.text_payload.is_some() || raw.json_payload.is_some() || raw.proto_payload.is_some();
@@ -307,15 +434,15 @@ impl Entry {
         );
 
         let http = raw.http_request.map(|h| HttpInfo {
-            method: h.request_method.unwrap_or_default(),
-            url: h.request_url.unwrap_or_default(),
+            method: h.request_method.map(Cow::into_owned).unwrap_or_default(),
+            url: h.request_url.map(Cow::into_owned).unwrap_or_default(),
             status: h
                 .status
                 .and_then(|s| u16::try_from(s).ok())
                 .unwrap_or_default(),
-            user_agent: h.user_agent.unwrap_or_default(),
+            user_agent: h.user_agent.map(Cow::into_owned).unwrap_or_default(),
             latency_ms: h.latency.as_ref().and_then(parse_latency_ms),
-            protocol: h.protocol.unwrap_or_default(),
+            protocol: h.protocol.map(Cow::into_owned).unwrap_or_default(),
         });
 
         let (severity, severity_source) = effective_severity(
@@ -343,7 +470,7 @@ impl Entry {
 
         Entry {
             index,
-            insert_id: raw.insert_id.filter(|s| !s.is_empty()),
+            insert_id: raw.insert_id.filter(|s| !s.is_empty()).map(Cow::into_owned),
             timestamp,
             severity,
             severity_source,
@@ -368,19 +495,14 @@ impl Entry {
     }
 }
 
-fn value_str(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 /// Decodes the log id from a `logName` (`projects/P/logs/run.googleapis.com%2Fstderr`).
 fn log_id(log_name: &str) -> String {
     let id = log_name.split_once("/logs/").map_or(log_name, |(_, id)| id);
-    id.replace("%2F", "/").replace("%2f", "/")
+    if id.contains('%') {
+        id.replace("%2F", "/").replace("%2f", "/")
+    } else {
+        id.to_string()
+    }
 }
 
 /// Parses an RFC 3339 timestamp (any fractional precision, `Z` or offset).

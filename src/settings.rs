@@ -134,6 +134,8 @@ pub struct Analyze {
     pub input_format: InputFormat,
     /// Malformed entries are errors.
     pub strict: bool,
+    /// Threads that parse JSON inputs (1: the calling thread alone).
+    pub threads: usize,
     /// Extra rule packs.
     pub rules: Vec<PathBuf>,
     /// Load the built-in packs.
@@ -552,6 +554,10 @@ impl Analyze {
                 InputFormatArg::Text => InputFormat::Text,
             },
             strict: a.strict,
+            threads: a.threads.map_or_else(
+                || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+                usize::from,
+            ),
             rules: a.rules,
             builtin_rules: !a.no_builtin_rules,
             top,

@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 
 use crate::entry::{Entry, RawEntry};
 use crate::error::{Error, Result};
+use crate::source::parallel::{self, Shape};
 
 /// How to read an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,16 +57,74 @@ pub fn parse_entry(index: u64, json: &str) -> Item {
     }
 }
 
+/// Parses a top-level object: a wrapper of entries (`entries`, `result`,
+/// `logEntries`), or one entry. Items are numbered 0; the reader numbers them.
+pub(crate) fn object_items(json: &str, line: Option<u64>, out: &mut Vec<Item>) {
+    #[derive(serde::Deserialize)]
+    struct Wrapper<'a> {
+        #[serde(borrow, alias = "result", alias = "logEntries")]
+        entries: Option<Vec<&'a RawValue>>,
+    }
+    // Only a text that names a wrapper key (or escapes characters, which could spell
+    // one) is worth a second parse.
+    let may_wrap = json.contains("\"entries\"")
+        || json.contains("\"result\"")
+        || json.contains("\"logEntries\"")
+        || json.contains("\\u");
+    if may_wrap
+        && let Ok(Wrapper {
+            entries: Some(list),
+        }) = serde_json::from_str::<Wrapper<'_>>(json)
+    {
+        for e in list {
+            out.push(with_line(parse_entry(0, e.get()), line));
+        }
+        return;
+    }
+    out.push(with_line(parse_entry(0, json), line));
+}
+
+fn with_line(item: Item, line: Option<u64>) -> Item {
+    match item {
+        Item::Malformed { index, error, .. } => Item::Malformed { index, line, error },
+        entry @ Item::Entry(_) => entry,
+    }
+}
+
+/// Parses one NDJSON line (numbered `line_no`): nothing for a blank line.
+pub(crate) fn line_items(bytes: &[u8], line_no: u64, out: &mut Vec<Item>) {
+    let text = String::from_utf8_lossy(bytes);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return;
+    }
+    if trimmed.starts_with('{') {
+        object_items(trimmed, Some(line_no), out);
+    } else {
+        let error = serde_json::from_str::<RawEntry<'_>>(trimmed)
+            .err()
+            .unwrap_or_else(|| de::Error::custom("not a JSON object"));
+        out.push(Item::Malformed {
+            index: 0,
+            line: Some(line_no),
+            error,
+        });
+    }
+}
+
 /// Reads one input (`-` is stdin) and hands every raw entry to `on_item`.
 /// `next_index` numbers entries across inputs (1-based) and is advanced.
+/// `threads` above 1 parses NDJSON and JSON arrays on that many worker threads
+/// ([`parallel`]); 1 reads everything on the calling thread.
 pub fn read_input(
     name: &str,
     format: InputFormat,
+    threads: usize,
     next_index: &mut u64,
     on_item: &mut dyn FnMut(Item) -> Result<()>,
 ) -> Result<()> {
-    let raw: Box<dyn Read> = if name == "-" {
-        Box::new(io::stdin().lock())
+    let raw: Box<dyn Read + Send> = if name == "-" {
+        Box::new(io::stdin())
     } else {
         let path = Path::new(name);
         Box::new(File::open(path).map_err(|source| Error::ReadInput {
@@ -73,14 +132,15 @@ pub fn read_input(
             source,
         })?)
     };
-    read_stream(name, raw, format, next_index, on_item)
+    read_stream(name, raw, format, threads, next_index, on_item)
 }
 
 /// Reads any byte stream (used by `read_input` and tests).
 pub fn read_stream(
     name: &str,
-    raw: Box<dyn Read + '_>,
+    raw: Box<dyn Read + Send + '_>,
     format: InputFormat,
+    threads: usize,
     next_index: &mut u64,
     on_item: &mut dyn FnMut(Item) -> Result<()>,
 ) -> Result<()> {
@@ -91,7 +151,7 @@ pub fn read_stream(
     let mut buffered = BufReader::with_capacity(256 * 1024, raw);
     let head = buffered.fill_buf().map_err(io_err)?;
     let gz = head.starts_with(&[0x1f, 0x8b]);
-    let plain: Box<dyn Read + '_> = if gz {
+    let plain: Box<dyn Read + Send + '_> = if gz {
         Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
     } else {
         Box::new(buffered)
@@ -112,8 +172,16 @@ pub fn read_stream(
         (_, None) => Ok(()),
         (InputFormat::Text, _) => read_text(reader, &mut ctx),
         (InputFormat::Auto, _) if !json_like => read_text(reader, &mut ctx),
+        (_, Some(b'[')) if threads > 1 => parallel::read(
+            name,
+            reader,
+            Vec::new(),
+            Shape::Array,
+            threads,
+            &mut |item| ctx.emit(item),
+        ),
         (_, Some(b'[')) => read_array(reader, &mut ctx),
-        (_, Some(b'{')) => read_objects(reader, &mut ctx),
+        (_, Some(b'{')) => read_objects(reader, threads, &mut ctx),
         (_, Some(c)) => Err(Error::ParseInput {
             path: name.to_string(),
             index: 1,
@@ -148,32 +216,18 @@ impl Ctx<'_> {
         *self.next_index
     }
 
-    fn entry_json(&mut self, json: &str, line: Option<u64>) -> Result<()> {
+    /// Numbers one parsed item and hands it on.
+    fn emit(&mut self, mut item: Item) -> Result<()> {
         let index = self.take_index();
-        let item = match parse_entry(index, json) {
-            Item::Malformed { index, error, .. } => Item::Malformed { index, line, error },
-            entry @ Item::Entry(_) => entry,
-        };
+        match &mut item {
+            Item::Entry(e) => e.index = index,
+            Item::Malformed { index: i, .. } => *i = index,
+        }
         (self.on_item)(item)
     }
 
-    /// A top-level object: a wrapper of entries, or one entry.
-    fn object(&mut self, json: &str, line: Option<u64>) -> Result<()> {
-        #[derive(serde::Deserialize)]
-        struct Wrapper<'a> {
-            #[serde(borrow, alias = "result", alias = "logEntries")]
-            entries: Option<Vec<&'a RawValue>>,
-        }
-        if let Ok(Wrapper {
-            entries: Some(list),
-        }) = serde_json::from_str::<Wrapper<'_>>(json)
-        {
-            for e in list {
-                self.entry_json(e.get(), line)?;
-            }
-            return Ok(());
-        }
-        self.entry_json(json, line)
+    fn emit_all(&mut self, items: &mut Vec<Item>) -> Result<()> {
+        items.drain(..).try_for_each(|item| self.emit(item))
     }
 
     fn parse_error(&self, index: u64, e: &serde_json::Error) -> Error {
@@ -231,7 +285,7 @@ fn read_text(mut reader: impl BufRead, ctx: &mut Ctx<'_>) -> Result<()> {
 }
 
 /// NDJSON when the first line is one whole value; otherwise concatenated values.
-fn read_objects(mut reader: impl BufRead, ctx: &mut Ctx<'_>) -> Result<()> {
+fn read_objects<R: BufRead + Send>(mut reader: R, threads: usize, ctx: &mut Ctx<'_>) -> Result<()> {
     let io_err = |source| Error::ReadInput {
         path: ctx.name.to_string(),
         source,
@@ -243,26 +297,18 @@ fn read_objects(mut reader: impl BufRead, ctx: &mut Ctx<'_>) -> Result<()> {
         let chained = Cursor::new(first).chain(reader);
         return read_concatenated(chained, ctx);
     }
+    if threads > 1 {
+        let name = ctx.name;
+        return parallel::read(name, reader, first, Shape::Lines, threads, &mut |item| {
+            ctx.emit(item)
+        });
+    }
     let mut line_no = 1u64;
     let mut buf = first;
+    let mut items = Vec::new();
     loop {
-        let text = String::from_utf8_lossy(&buf);
-        let trimmed = text.trim();
-        if !trimmed.is_empty() {
-            if trimmed.starts_with('{') {
-                ctx.object(trimmed, Some(line_no))?;
-            } else {
-                let index = ctx.take_index();
-                let error = serde_json::from_str::<RawEntry>(trimmed)
-                    .err()
-                    .unwrap_or_else(|| de::Error::custom("not a JSON object"));
-                (ctx.on_item)(Item::Malformed {
-                    index,
-                    line: Some(line_no),
-                    error,
-                })?;
-            }
-        }
+        line_items(&buf, line_no, &mut items);
+        ctx.emit_all(&mut items)?;
         buf.clear();
         if reader.read_until(b'\n', &mut buf).map_err(io_err)? == 0 {
             return Ok(());
@@ -275,7 +321,11 @@ fn read_concatenated(reader: impl Read, ctx: &mut Ctx<'_>) -> Result<()> {
     let stream = serde_json::Deserializer::from_reader(reader).into_iter::<Box<RawValue>>();
     for value in stream {
         match value {
-            Ok(v) => ctx.object(v.get(), None)?,
+            Ok(v) => {
+                let mut items = Vec::new();
+                object_items(v.get(), None, &mut items);
+                ctx.emit_all(&mut items)?;
+            }
             Err(e) => {
                 let index = *ctx.next_index + 1;
                 return Err(ctx.parse_error(index, &e));
@@ -298,7 +348,7 @@ fn read_array(reader: impl Read, ctx: &mut Ctx<'_>) -> Result<()> {
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
             while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-                if let Err(e) = self.ctx.entry_json(raw.get(), None) {
+                if let Err(e) = self.ctx.emit(parse_entry(0, raw.get())) {
                     *self.failed = Some(e);
                     return Err(de::Error::custom("stopped"));
                 }
@@ -335,7 +385,11 @@ fn read_array(reader: impl Read, ctx: &mut Ctx<'_>) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn read(bytes: &[u8], format: InputFormat) -> (Vec<Entry>, Vec<u64>, Result<()>) {
+    fn read_with(
+        bytes: &[u8],
+        format: InputFormat,
+        threads: usize,
+    ) -> (Vec<Entry>, Vec<u64>, Result<()>) {
         let mut entries = Vec::new();
         let mut bad = Vec::new();
         let mut idx = 0;
@@ -343,6 +397,7 @@ mod tests {
             "t",
             Box::new(Cursor::new(bytes.to_vec())),
             format,
+            threads,
             &mut idx,
             &mut |item| {
                 match item {
@@ -353,6 +408,25 @@ mod tests {
             },
         );
         (entries, bad, res)
+    }
+
+    /// Reads on one thread and on three; both must give the same entries.
+    fn read(bytes: &[u8], format: InputFormat) -> (Vec<Entry>, Vec<u64>, Result<()>) {
+        let one = read_with(bytes, format, 1);
+        let three = read_with(bytes, format, 3);
+        let key = |r: &(Vec<Entry>, Vec<u64>, Result<()>)| {
+            (
+                r.0.iter()
+                    .map(|e| (e.index, e.message.clone()))
+                    .collect::<Vec<_>>(),
+                r.1.clone(),
+                r.2.as_ref()
+                    .err()
+                    .map(|e| e.to_string().split(':').take(2).collect::<String>()),
+            )
+        };
+        assert_eq!(key(&one), key(&three), "one thread and three differ");
+        three
     }
 
     const A: &str = r#"{"textPayload":"a","insertId":"1"}"#;

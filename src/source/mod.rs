@@ -5,4 +5,5 @@
 pub mod auth;
 pub mod cloud_logging;
 pub mod files;
+pub mod parallel;
 pub mod query;
