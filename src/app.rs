@@ -349,6 +349,7 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
         .transpose()?;
 
     let mut clusterer = Clusterer::new(&rules, s.min_severity);
+    let prepare = |e: &mut crate::entry::Entry| crate::cluster::prepare(&rules, s.min_severity, e);
     let mut stitcher = Stitcher::default();
     let mut read = 0u64;
     let mut skipped = 0u64;
@@ -423,6 +424,7 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
                         input,
                         s.input_format,
                         s.threads,
+                        Some(&prepare),
                         &mut next_index,
                         &mut |item| on_item(input, item),
                     );

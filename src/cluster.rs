@@ -12,7 +12,7 @@ use crate::precursor::Onsets;
 use crate::redact::redact;
 use crate::signature::fallback::truncate_chars;
 use crate::signature::rules::RuleSet;
-use crate::signature::{Signature, SignatureKind, sign, sign_request};
+use crate::signature::{Signature, SignatureKind, Verdict, sign, sign_request};
 use crate::stitch::Stitched;
 use crate::timeline::Histogram;
 
@@ -268,6 +268,31 @@ pub fn trim_middle(text: &str, max_chars: usize) -> String {
     )
 }
 
+/// Decides how an entry that is not a request log is clustered. Below the threshold,
+/// only a matching rule's severity floor can lift an entry that says nothing of its
+/// own severity, so the fallback (the costly part) runs only for entries that count.
+pub fn judge(rules: &RuleSet, min_severity: Severity, entry: &Entry) -> Verdict {
+    if entry.severity < min_severity {
+        let lifted = entry.severity_source == SeveritySource::None
+            && rules
+                .find(&entry.message)
+                .and_then(|m| m.rule.severity)
+                .is_some_and(|floor| floor >= min_severity);
+        if !lifted {
+            return Verdict::Below;
+        }
+    }
+    Verdict::Signed(Box::new(sign(rules, entry)))
+}
+
+/// Decides ahead, on a parsing thread, what [`Clusterer::add`] would decide for
+/// `entry` as read (request logs are cheap and left to it).
+pub fn prepare(rules: &RuleSet, min_severity: Severity, entry: &mut Entry) {
+    if !entry.is_request_log() {
+        entry.verdict = Some(Box::new(judge(rules, min_severity, entry)));
+    }
+}
+
 impl<'r> Clusterer<'r> {
     /// A clusterer keeping entries at or above `min_severity` (5xx request logs always).
     pub fn new(rules: &'r RuleSet, min_severity: Severity) -> Self {
@@ -320,21 +345,18 @@ impl<'r> Clusterer<'r> {
             self.counts.clustered += 1;
             return Some(self.fold_request(sig, &entry, "none"));
         }
-        // Below the threshold, only a matching rule's severity floor can lift an entry
-        // that says nothing of its own severity: the fallback is not worth running.
-        if entry.severity < self.min_severity {
-            let lifted = entry.severity_source == SeveritySource::None
-                && self
-                    .rules
-                    .find(&entry.message)
-                    .and_then(|m| m.rule.severity)
-                    .is_some_and(|floor| floor >= self.min_severity);
-            if !lifted {
+        let verdict = match entry.verdict.take() {
+            // Decided on the message as read, which stitching has not changed.
+            Some(v) if joined.is_empty() => *v,
+            _ => judge(self.rules, self.min_severity, &entry),
+        };
+        let sig = match verdict {
+            Verdict::Below => {
                 self.counts.below_threshold += 1;
                 return None;
             }
-        }
-        let sig = sign(self.rules, &entry);
+            Verdict::Signed(sig) => *sig,
+        };
         if entry.severity_source == SeveritySource::None
             && let Some(floor) = sig.severity_floor
         {

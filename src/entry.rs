@@ -372,6 +372,9 @@ pub struct Entry {
     pub http: Option<HttpInfo>,
     /// Whether the entry has a payload (false for pure request logs).
     pub has_payload: bool,
+    /// The clustering verdict on `message` as read, when a parsing thread decided it
+    /// ahead; it is ignored once stitching has changed the message.
+    pub verdict: Option<Box<crate::signature::Verdict>>,
 }
 
 impl Entry {
@@ -491,6 +494,7 @@ impl Entry {
             source_location,
             http,
             has_payload,
+            verdict: None,
         }
     }
 }

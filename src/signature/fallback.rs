@@ -58,25 +58,38 @@ fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
     cell.get_or_init(|| Regex::new(pattern).expect("fallback regexes are valid literals"))
 }
 
+/// The masking pattern. Its `\b` and `\B` are Unicode-aware, which keeps the regex
+/// engine off its fast lazy DFA; [`mask_regex_ascii`] is the same pattern with ASCII
+/// word boundaries, which match exactly the same on ASCII text.
+const MASK_PATTERN: &str = concat!(
+    r"(?P<timestamp>\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?|\b\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\b)",
+    r"|(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)",
+    r"|(?P<email>\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b)",
+    r"|(?P<url>\b[a-z][a-z0-9+.-]*://[^\s'\x22<>]+)",
+    r"|(?P<ip>\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b|\b[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{0,4}){3,7}\b)",
+    r"|(?P<quoted>'[^'\n]{1,200}'|\x22[^\x22\n]{1,200}\x22|`[^`\n]{1,200}`)",
+    r"|(?P<kv>\b[A-Za-z_][\w.-]{0,40}=)(?P<kvval>[^\s,;&)\]}]+)",
+    r"|(?P<path>(?:[A-Za-z]:)?(?:/[\w.@%+~:-]+){2,}/?)",
+    r"|(?P<hostname>\b(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[a-z]{2,11}(?::\d{1,5})?\b)",
+    r"|(?P<hex>\b(?:0x)?[0-9a-fA-F]{8,}\b)",
+    r"|(?P<number>(?:\B-)?\b\d+(?:[.,]\d+)*(?:[a-zA-Z%]{1,3})?\b)",
+    r"|(?P<id>\b[A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*\b)",
+);
+
 fn mask_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    re(
-        &RE,
-        concat!(
-            r"(?P<timestamp>\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?|\b\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\b)",
-            r"|(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)",
-            r"|(?P<email>\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b)",
-            r"|(?P<url>\b[a-z][a-z0-9+.-]*://[^\s'\x22<>]+)",
-            r"|(?P<ip>\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b|\b[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{0,4}){3,7}\b)",
-            r"|(?P<quoted>'[^'\n]{1,200}'|\x22[^\x22\n]{1,200}\x22|`[^`\n]{1,200}`)",
-            r"|(?P<kv>\b[A-Za-z_][\w.-]{0,40}=)(?P<kvval>[^\s,;&)\]}]+)",
-            r"|(?P<path>(?:[A-Za-z]:)?(?:/[\w.@%+~:-]+){2,}/?)",
-            r"|(?P<hostname>\b(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[a-z]{2,11}(?::\d{1,5})?\b)",
-            r"|(?P<hex>\b(?:0x)?[0-9a-fA-F]{8,}\b)",
-            r"|(?P<number>(?:\B-)?\b\d+(?:[.,]\d+)*(?:[a-zA-Z%]{1,3})?\b)",
-            r"|(?P<id>\b[A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*\b)",
-        ),
-    )
+    re(&RE, MASK_PATTERN)
+}
+
+/// [`MASK_PATTERN`] with ASCII word boundaries, for ASCII lines only.
+fn mask_regex_ascii() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        let pattern = MASK_PATTERN
+            .replace(r"\b", r"(?-u:\b)")
+            .replace(r"\B", r"(?-u:\B)");
+        Regex::new(&pattern).expect("fallback regexes are valid literals")
+    })
 }
 
 /// The placeholder for every masked value: one symbol, so that a value that is a
@@ -279,7 +292,12 @@ fn fold_tokens(masked: &str) -> String {
 
 /// Masks the variable parts of one line; with `explain`, records each replacement.
 pub fn mask_with(line: &str, mut explain: Option<&mut Vec<MaskedValue>>) -> String {
-    let masked = mask_regex().replace_all(line, |c: &Captures<'_>| match mask_one(c) {
+    let regex = if line.is_ascii() {
+        mask_regex_ascii()
+    } else {
+        mask_regex()
+    };
+    let masked = regex.replace_all(line, |c: &Captures<'_>| match mask_one(c) {
         Some((class, replacement)) => {
             if let Some(list) = explain.as_deref_mut() {
                 list.push(MaskedValue {
@@ -673,6 +691,43 @@ mod properties {
         fn any_line_masks_to_a_bounded_template(line in "\\PC{0,400}", words in "[a-z]{1,8}( [a-z]{1,8}){0,6}") {
             prop_assert!(mask_line(&line).chars().count() <= 200);
             prop_assert_eq!(mask_line(&words), words);
+        }
+
+        /// On ASCII text the fast pattern (ASCII word boundaries) and the reference
+        /// pattern (Unicode ones) find the same matches with the same captures.
+        #[test]
+        fn the_ascii_pattern_matches_like_the_unicode_one(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    "[ -~]{0,12}",
+                    "[0-9a-f]{1,12}",
+                    "[a-z]{1,6}=[0-9a-z-]{0,8}",
+                    "-?[0-9]{1,4}(\\.[0-9]{1,3})?(ms|KB|%)?",
+                    "/[a-z0-9]{1,5}/[a-z0-9.]{1,6}",
+                    "[a-z]{1,6}@[a-z]{1,5}\\.com",
+                    "'[a-z 0-9]{0,6}'",
+                    "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}(:[0-9]{2,5})?",
+                    "20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9](\\.[0-9]{3})?Z",
+                ],
+                0..12,
+            ),
+            seps in "[ ,;:()\\[\\]_.-]{12}",
+        ) {
+            let line: String = parts
+                .iter()
+                .zip(seps.chars().cycle())
+                .flat_map(|(p, c)| [p.clone(), c.to_string()])
+                .collect();
+            let spans = |re: &Regex| {
+                re.captures_iter(&line)
+                    .map(|c| {
+                        c.iter()
+                            .map(|m| m.map(|m| (m.start(), m.end())))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>()
+            };
+            prop_assert_eq!(spans(mask_regex_ascii()), spans(mask_regex()), "line {:?}", line);
         }
     }
 }

@@ -53,6 +53,16 @@ pub struct Signature {
     pub severity_floor: Option<Severity>,
 }
 
+/// What an entry's message means for clustering, decided ahead of the clusterer (on
+/// a parsing thread) or by it.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// Below the severity threshold, and no rule lifts it.
+    Below,
+    /// Clustered under this signature.
+    Signed(Box<Signature>),
+}
+
 /// A short stable hash of a signature key: 12 hex digits of xxh3-64.
 pub fn fingerprint(key: &str) -> String {
     let h = xxhash_rust::xxh3::xxh3_64(key.as_bytes());

@@ -30,6 +30,10 @@ pub enum InputFormat {
     Text,
 }
 
+/// Work done on each parsed entry by the parsing threads (see
+/// [`crate::cluster::prepare`]).
+pub type Prepare<'a> = dyn Fn(&mut Entry) + Sync + 'a;
+
 /// What happened to one raw entry.
 pub enum Item {
     /// A parsed entry.
@@ -91,9 +95,18 @@ fn with_line(item: Item, line: Option<u64>) -> Item {
     }
 }
 
+/// The text of `bytes`, with invalid UTF-8 replaced (valid text, the usual case, is
+/// checked by the faster `from_utf8`).
+pub(crate) fn utf8_lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// Parses one NDJSON line (numbered `line_no`): nothing for a blank line.
 pub(crate) fn line_items(bytes: &[u8], line_no: u64, out: &mut Vec<Item>) {
-    let text = String::from_utf8_lossy(bytes);
+    let text = utf8_lossy(bytes);
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return;
@@ -120,6 +133,7 @@ pub fn read_input(
     name: &str,
     format: InputFormat,
     threads: usize,
+    prepare: Option<&Prepare<'_>>,
     next_index: &mut u64,
     on_item: &mut dyn FnMut(Item) -> Result<()>,
 ) -> Result<()> {
@@ -132,7 +146,7 @@ pub fn read_input(
             source,
         })?)
     };
-    read_stream(name, raw, format, threads, next_index, on_item)
+    read_stream(name, raw, format, threads, prepare, next_index, on_item)
 }
 
 /// Reads any byte stream (used by `read_input` and tests).
@@ -141,6 +155,7 @@ pub fn read_stream(
     raw: Box<dyn Read + Send + '_>,
     format: InputFormat,
     threads: usize,
+    prepare: Option<&Prepare<'_>>,
     next_index: &mut u64,
     on_item: &mut dyn FnMut(Item) -> Result<()>,
 ) -> Result<()> {
@@ -178,10 +193,11 @@ pub fn read_stream(
             Vec::new(),
             Shape::Array,
             threads,
+            prepare,
             &mut |item| ctx.emit(item),
         ),
         (_, Some(b'[')) => read_array(reader, &mut ctx),
-        (_, Some(b'{')) => read_objects(reader, threads, &mut ctx),
+        (_, Some(b'{')) => read_objects(reader, threads, prepare, &mut ctx),
         (_, Some(c)) => Err(Error::ParseInput {
             path: name.to_string(),
             index: 1,
@@ -285,7 +301,12 @@ fn read_text(mut reader: impl BufRead, ctx: &mut Ctx<'_>) -> Result<()> {
 }
 
 /// NDJSON when the first line is one whole value; otherwise concatenated values.
-fn read_objects<R: BufRead + Send>(mut reader: R, threads: usize, ctx: &mut Ctx<'_>) -> Result<()> {
+fn read_objects<R: BufRead + Send>(
+    mut reader: R,
+    threads: usize,
+    prepare: Option<&Prepare<'_>>,
+    ctx: &mut Ctx<'_>,
+) -> Result<()> {
     let io_err = |source| Error::ReadInput {
         path: ctx.name.to_string(),
         source,
@@ -299,9 +320,15 @@ fn read_objects<R: BufRead + Send>(mut reader: R, threads: usize, ctx: &mut Ctx<
     }
     if threads > 1 {
         let name = ctx.name;
-        return parallel::read(name, reader, first, Shape::Lines, threads, &mut |item| {
-            ctx.emit(item)
-        });
+        return parallel::read(
+            name,
+            reader,
+            first,
+            Shape::Lines,
+            threads,
+            prepare,
+            &mut |item| ctx.emit(item),
+        );
     }
     let mut line_no = 1u64;
     let mut buf = first;
@@ -398,6 +425,7 @@ mod tests {
             Box::new(Cursor::new(bytes.to_vec())),
             format,
             threads,
+            None,
             &mut idx,
             &mut |item| {
                 match item {

@@ -22,7 +22,7 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::source::files::{Item, line_items, parse_entry};
+use crate::source::files::{Item, Prepare, line_items, parse_entry, utf8_lossy};
 
 /// Bytes a block aims at.
 pub const BLOCK: usize = 256 * 1024;
@@ -67,7 +67,8 @@ struct Parsed {
 }
 
 /// Reads `reader` (whose first bytes, already consumed, are `lead`) on `workers`
-/// threads, handing every item to `emit` in input order. Line numbers of NDJSON items
+/// threads, each parsed entry going through `prepare` on its thread, handing every
+/// item to `emit` in input order. Line numbers of NDJSON items
 /// are counted from the start of the input.
 pub fn read<R: Read + Send>(
     name: &str,
@@ -75,6 +76,7 @@ pub fn read<R: Read + Send>(
     lead: Vec<u8>,
     shape: Shape,
     workers: usize,
+    prepare: Option<&Prepare<'_>>,
     emit: &mut dyn FnMut(Item) -> Result<()>,
 ) -> Result<()> {
     let workers = workers.max(1);
@@ -92,7 +94,7 @@ pub fn read<R: Read + Send>(
         for _ in 0..workers {
             let rx = Arc::clone(&work_rx);
             let tx = done_tx.clone();
-            scope.spawn(move || parse_blocks(&rx, &tx, shape));
+            scope.spawn(move || parse_blocks(&rx, &tx, shape, prepare));
         }
         drop(work_rx);
         drop(done_tx);
@@ -146,7 +148,12 @@ fn deliver(
     Ok(())
 }
 
-fn parse_blocks(work: &Mutex<Receiver<Block>>, done: &Sender<Parsed>, shape: Shape) {
+fn parse_blocks(
+    work: &Mutex<Receiver<Block>>,
+    done: &Sender<Parsed>,
+    shape: Shape,
+    prepare: Option<&Prepare<'_>>,
+) {
     loop {
         // A poisoned lock means a worker panicked; the scope re-raises that panic.
         let Ok(rx) = work.lock() else { return };
@@ -170,8 +177,15 @@ fn parse_blocks(work: &Mutex<Receiver<Block>>, done: &Sender<Parsed>, shape: Sha
             }
             Shape::Array => {
                 for &(a, b) in &block.elements {
-                    let text = String::from_utf8_lossy(&block.data[a..b]);
+                    let text = utf8_lossy(&block.data[a..b]);
                     items.push(parse_entry(0, &text));
+                }
+            }
+        }
+        if let Some(prepare) = prepare {
+            for item in &mut items {
+                if let Item::Entry(e) = item {
+                    prepare(e);
                 }
             }
         }
