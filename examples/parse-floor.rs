@@ -1,5 +1,5 @@
 //! The floor for `bench/speed.sh`: a bare, single-threaded, typed and borrowing
-//! serde_json parse of every entry of an export, extracting the fields the triage
+//! `serde_json` parse of every entry of an export, extracting the fields the triage
 //! reads and nothing else. NDJSON is read line by line; a JSON array is read whole
 //! and parsed element by element. Prints the number of entries.
 //!

@@ -9,6 +9,14 @@
 //! entry per line. Timestamps rise over one day; each service deploys a new revision
 //! half-way through.
 
+// Clocks and skews are drawn as floats and cut to whole microseconds and indices on
+// purpose; the envelope takes every field an entry's origin has.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::too_many_arguments
+)]
+
 use serde_json::{Value, json};
 
 /// What to generate.

@@ -103,6 +103,9 @@ pub fn read<R: Read + Send>(
 }
 
 /// Hands parsed blocks on in order; returns a token for each block handed on.
+/// Takes both channel ends by value: dropping them on return is what tells the other
+/// threads to stop.
+#[allow(clippy::needless_pass_by_value)]
 fn deliver(
     name: &str,
     done: Receiver<Parsed>,

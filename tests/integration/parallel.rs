@@ -48,7 +48,15 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 /// The JSON report and stderr of `analyze` with `threads`, all clusters shown.
 fn report(path: &Path, threads: &str) -> (Value, String) {
     let out = bin()
-        .args(["analyze", "--format", "json", "--top", "100000", "--threads", threads])
+        .args([
+            "analyze",
+            "--format",
+            "json",
+            "--top",
+            "100000",
+            "--threads",
+            threads,
+        ])
         .arg(path)
         .output()
         .unwrap();
@@ -73,9 +81,18 @@ fn threads_give_the_reference_report_with_the_same_warnings() {
 
     let (reference, ref_err) = report(&path, "1");
     let summary = &reference["summary"];
-    assert!(summary["clusters_total"].as_u64().unwrap() > 100, "{summary}");
-    assert!(summary["entries_joined"].as_u64().unwrap() > 100, "{summary}");
-    assert!(summary["http_5xx_linked"].as_u64().unwrap() > 10, "{summary}");
+    assert!(
+        summary["clusters_total"].as_u64().unwrap() > 100,
+        "{summary}"
+    );
+    assert!(
+        summary["entries_joined"].as_u64().unwrap() > 100,
+        "{summary}"
+    );
+    assert!(
+        summary["http_5xx_linked"].as_u64().unwrap() > 10,
+        "{summary}"
+    );
     assert_eq!(summary["entries_skipped"], 3);
     for line in [4, 1501, 4001] {
         assert!(

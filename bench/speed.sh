@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Speed and memory of `gcp-triage analyze` on generated Cloud Run exports, measured in
+# one run on the same files against:
+#   - the floor: a bare, single-threaded, typed serde_json parse (examples/parse-floor.rs);
+#   - the everyday alternative: jq | sort | uniq -c over ERROR messages;
+#   - for gzip input, zcat alone.
+# Prints wall time, MB/s, entries/s and peak RSS (the largest single process, from
+# /usr/bin/time's %M) for each, and the ratios. With --curve, also the cost per entry
+# as distinct error signatures grow from 10 to 10,000.
+#
+# usage: bench/speed.sh [--sizes "100000 1000000"] [--runs N] [--curve] [--dir DIR]
+#   The generated files (about 2.1 GB per million entries in all shapes) go to DIR,
+#   default a temporary directory removed at the end.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+sizes="100000 1000000"
+runs=3
+curve=0
+dir=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sizes) sizes="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    --curve) curve=1; shift ;;
+    --dir) dir="$2"; shift 2 ;;
+    *) echo "usage: bench/speed.sh [--sizes \"N...\"] [--runs N] [--curve] [--dir DIR]" >&2; exit 2 ;;
+  esac
+done
+for tool in jq zcat /usr/bin/time python3; do
+  command -v "$tool" >/dev/null || { echo "bench/speed.sh needs $tool" >&2; exit 2; }
+done
+if [ -z "$dir" ]; then
+  dir="$(mktemp -d)"
+  trap 'rm -rf "$dir"' EXIT
+fi
+mkdir -p "$dir"
+cargo build --release --locked --quiet --manifest-path "$root/Cargo.toml" \
+  --bin gcp-triage --example gen-export --example parse-floor
+rel="$root/target/release"
+gen="$rel/examples/gen-export"
+for n in $sizes; do
+  [ -s "$dir/$n.ndjson" ] || "$gen" --entries "$n" --format ndjson -o "$dir/$n.ndjson"
+  [ -s "$dir/$n.json" ] || "$gen" --entries "$n" --format array -o "$dir/$n.json"
+  [ -s "$dir/$n.ndjson.gz" ] || "$gen" --entries "$n" --format ndjson --gzip -o "$dir/$n.ndjson.gz"
+done
+if [ "$curve" = 1 ]; then
+  for k in 10 100 1000 10000; do
+    [ -s "$dir/curve-$k.ndjson" ] || "$gen" --entries 200000 --signatures "$k" -o "$dir/curve-$k.ndjson"
+  done
+fi
+python3 - "$dir" "$rel" "$runs" "$curve" $sizes <<'PY'
+import os, statistics, subprocess, sys, tempfile
+folder, rel, runs, curve, sizes = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5:]
+triage, floor = f"{rel}/gcp-triage", f"{rel}/examples/parse-floor"
+JQ = ('select(.severity == "ERROR" or .severity == "CRITICAL") '
+      '| (.jsonPayload.message // .textPayload // .httpRequest.requestUrl // "") | split("\\n")[0]')
+
+def measure(cmd, times):
+    """Median wall seconds and the largest peak RSS (MB) over `times` runs of a shell command."""
+    walls, rss = [], []
+    for _ in range(times):
+        with tempfile.NamedTemporaryFile("r") as t:
+            subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", t.name, "bash", "-c", cmd],
+                           stdout=subprocess.DEVNULL, check=True)
+            wall, kb = t.read().split()[-2:]
+            walls.append(float(wall)); rss.append(int(kb) / 1024)
+    return statistics.median(walls), max(rss)
+
+def q(p): return "'" + p.replace("'", "'\\''") + "'"
+
+rows = []
+def row(label, tool, cmd, path, entries, times, base=None):
+    wall, rss = measure(cmd, times)
+    mb = os.path.getsize(path) / 1e6
+    rows.append((label, tool, wall, mb / wall, entries / wall, rss, wall / base if base else None))
+    return wall
+
+for n in sizes:
+    n_int = int(n)
+    nd, arr, gz = (f"{folder}/{n}.{s}" for s in ("ndjson", "json", "ndjson.gz"))
+    analyze = f"{q(triage)} -q analyze --format json"
+    for label, path in ((f"{n} NDJSON", nd), (f"{n} array", arr)):
+        base = row(label, "parse floor (1 thread)", f"{q(floor)} {q(path)}", path, n_int, runs)
+        row(label, "gcp-triage analyze", f"{analyze} {q(path)}", path, n_int, runs, base)
+        jq_prog = JQ if path == nd else ".[] | " + JQ
+        row(label, "jq | sort | uniq -c", f"jq -r {q(jq_prog)} {q(path)} | sort | uniq -c", path, n_int, 1, base)
+    label = f"{n} NDJSON.gz"
+    base = row(label, "zcat", f"zcat {q(gz)}", gz, n_int, runs)
+    row(label, "gcp-triage analyze", f"{analyze} {q(gz)}", gz, n_int, runs, base)
+    row(label, "zcat | jq | sort | uniq -c", f"zcat {q(gz)} | jq -r {q(JQ)} | sort | uniq -c", gz, n_int, 1, base)
+
+print(f"| input | tool | wall s | MB/s | entries/s | peak RSS MB | × floor (× zcat for .gz) |")
+print("|---|---|---:|---:|---:|---:|---:|")
+for label, tool, wall, mbs, eps, rss, ratio in rows:
+    r = f"{ratio:.2f}" if ratio else "1.00" if tool in ("zcat",) or tool.startswith("parse") else ""
+    print(f"| {label} | {tool} | {wall:.2f} | {mbs:,.0f} | {eps:,.0f} | {rss:.1f} | {r} |")
+
+if curve:
+    print()
+    print("| distinct signatures | clusters | wall s | entries/s | µs per entry | peak RSS MB |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for k in (10, 100, 1000, 10000):
+        path = f"{folder}/curve-{k}.ndjson"
+        wall, rss = measure(f"{q(triage)} -q analyze --format json {q(path)}", runs)
+        out = subprocess.run([triage, "-q", "analyze", "--format", "json", path],
+                             capture_output=True, check=True).stdout
+        import json
+        clusters = json.loads(out)["summary"]["clusters_total"]
+        print(f"| {k:,} | {clusters:,} | {wall:.2f} | {200000 / wall:,.0f} | {wall / 200000 * 1e6:.2f} | {rss:.1f} |")
+PY
