@@ -49,7 +49,7 @@ if [ "$curve" = 1 ]; then
   done
 fi
 python3 - "$dir" "$rel" "$runs" "$curve" $sizes <<'PY'
-import os, statistics, subprocess, sys, tempfile
+import json, os, statistics, subprocess, sys, tempfile
 folder, rel, runs, curve, sizes = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5:]
 triage, floor = f"{rel}/gcp-triage", f"{rel}/examples/parse-floor"
 JQ = ('select(.severity == "ERROR" or .severity == "CRITICAL") '
@@ -69,9 +69,10 @@ def measure(cmd, times):
 def q(p): return "'" + p.replace("'", "'\\''") + "'"
 
 rows = []
-def row(label, tool, cmd, path, entries, times, base=None):
+def row(label, tool, cmd, path, entries, times, base=None, plain=None):
+    """One measured command; MB/s counts the uncompressed bytes (`plain`)."""
     wall, rss = measure(cmd, times)
-    mb = os.path.getsize(path) / 1e6
+    mb = os.path.getsize(plain or path) / 1e6
     rows.append((label, tool, wall, mb / wall, entries / wall, rss, wall / base if base else None))
     return wall
 
@@ -83,13 +84,13 @@ for n in sizes:
         base = row(label, "parse floor (1 thread)", f"{q(floor)} {q(path)}", path, n_int, runs)
         row(label, "gcp-triage analyze", f"{analyze} {q(path)}", path, n_int, runs, base)
         jq_prog = JQ if path == nd else ".[] | " + JQ
-        row(label, "jq | sort | uniq -c", f"jq -r {q(jq_prog)} {q(path)} | sort | uniq -c", path, n_int, 1, base)
+        row(label, "jq \\| sort \\| uniq -c", f"jq -r {q(jq_prog)} {q(path)} | sort | uniq -c", path, n_int, 1, base)
     label = f"{n} NDJSON.gz"
-    base = row(label, "zcat", f"zcat {q(gz)}", gz, n_int, runs)
-    row(label, "gcp-triage analyze", f"{analyze} {q(gz)}", gz, n_int, runs, base)
-    row(label, "zcat | jq | sort | uniq -c", f"zcat {q(gz)} | jq -r {q(JQ)} | sort | uniq -c", gz, n_int, 1, base)
+    base = row(label, "zcat", f"zcat {q(gz)}", gz, n_int, runs, plain=nd)
+    row(label, "gcp-triage analyze", f"{analyze} {q(gz)}", gz, n_int, runs, base, plain=nd)
+    row(label, "zcat \\| jq \\| sort \\| uniq -c", f"zcat {q(gz)} | jq -r {q(JQ)} | sort | uniq -c", gz, n_int, 1, base, plain=nd)
 
-print(f"| input | tool | wall s | MB/s | entries/s | peak RSS MB | × floor (× zcat for .gz) |")
+print("| input | tool | wall s | MB/s (uncompressed) | entries/s | peak RSS MB | × floor (× zcat for .gz) |")
 print("|---|---|---:|---:|---:|---:|---:|")
 for label, tool, wall, mbs, eps, rss, ratio in rows:
     r = f"{ratio:.2f}" if ratio else "1.00" if tool in ("zcat",) or tool.startswith("parse") else ""
@@ -104,7 +105,6 @@ if curve:
         wall, rss = measure(f"{q(triage)} -q analyze --format json {q(path)}", runs)
         out = subprocess.run([triage, "-q", "analyze", "--format", "json", path],
                              capture_output=True, check=True).stdout
-        import json
         clusters = json.loads(out)["summary"]["clusters_total"]
         print(f"| {k:,} | {clusters:,} | {wall:.2f} | {200000 / wall:,.0f} | {wall / 200000 * 1e6:.2f} | {rss:.1f} |")
 PY
