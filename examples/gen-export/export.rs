@@ -326,17 +326,23 @@ impl Generator {
             self.rng.u16(1024..65535)
         );
         let line = 20 + (sig * 7) % 400;
-        match sig % 4 {
+        let shape = sig % 4;
+        // Shapes 0 to 2 are one ERROR entry on the request's trace; 3 is a split stack.
+        let mut e = if shape < 3 {
+            self.envelope(
+                "stderr",
+                svc,
+                &rev,
+                &instance,
+                Some("ERROR"),
+                Some(&trace),
+                0,
+            )
+        } else {
+            Value::Null
+        };
+        match shape {
             0 => {
-                let mut e = self.envelope(
-                    "stderr",
-                    svc,
-                    &rev,
-                    &instance,
-                    Some("ERROR"),
-                    Some(&trace),
-                    0,
-                );
                 e["jsonPayload"] = json!({
                     "message": format!("{comp}: could not {verb} {noun} {id} from {addr}: upstream returned {}", 500 + id % 4),
                     "severity": "ERROR",
@@ -347,15 +353,6 @@ impl Generator {
                 self.pending.push_back(e);
             }
             1 => {
-                let mut e = self.envelope(
-                    "stderr",
-                    svc,
-                    &rev,
-                    &instance,
-                    Some("ERROR"),
-                    Some(&trace),
-                    0,
-                );
                 e["textPayload"] = json!(format!(
                     "ERROR [{comp}] failed to {verb} {noun} id={id} path={path} after {} ms",
                     self.rng.u32(5..30_000)
@@ -367,15 +364,6 @@ impl Generator {
                 let text = format!(
                     "Traceback (most recent call last):\n  File \"/usr/local/lib/python3.12/site-packages/starlette/routing.py\", line 74, in app\n    response = await func(request)\n  File \"/app/src/{comp}/handlers.py\", line {}, in handle_{noun}\n    return await {verb}_{noun}(req)\n  File \"/app/src/{comp}/{noun}.py\", line {line}, in {verb}_{noun}\n    raise {exc}(msg)\n{exc}: cannot {verb} {noun} {id} at {path}",
                     line + 3
-                );
-                let mut e = self.envelope(
-                    "stderr",
-                    svc,
-                    &rev,
-                    &instance,
-                    Some("ERROR"),
-                    Some(&trace),
-                    0,
                 );
                 e["textPayload"] = json!(text);
                 self.pending.push_back(e);
