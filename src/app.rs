@@ -348,7 +348,8 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
         .map(Assignments::create)
         .transpose()?;
 
-    let mut clusterer = Clusterer::new(&rules, s.min_severity);
+    let mut clusterer =
+        Clusterer::new(&rules, s.min_severity).keep_assignments(s.assignments.is_some());
     let prepare = |e: &mut crate::entry::Entry| crate::cluster::prepare(&rules, s.min_severity, e);
     let mut stitcher = Stitcher::default();
     let mut read = 0u64;

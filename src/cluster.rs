@@ -1,6 +1,8 @@
 //! Folds signed entries into one record per fingerprint, with bounded exemplars, and
 //! links 5xx request logs to the application error behind them (same trace, else the
-//! same instance close in time). Memory grows with clusters; the link tables are capped.
+//! same instance close in time). Memory grows with clusters. The link records (ERROR
+//! entries and 5xx request logs) are settled as the stream's timestamps move past
+//! them, so they cover a window of time, not the whole input; they are also capped.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -31,6 +33,14 @@ const MAX_EXEMPLAR_CHARS: usize = 6000;
 /// How far from a request (before its start, after its end) an error on the same
 /// instance may be to count as its cause.
 const INSTANCE_LINK_SLACK: TimeDelta = TimeDelta::seconds(2);
+/// How far from a request (before its start, after its end) an error on the same
+/// trace may be to count as its cause.
+const TRACE_LINK_SLACK: TimeDelta = TimeDelta::minutes(10);
+/// The longest request Cloud Run serves (its maximum request timeout): an error is
+/// kept for linking while a request that long could still reach it.
+const MAX_REQUEST: TimeDelta = TimeDelta::hours(1);
+/// Entries between two passes that settle the link records the stream has passed.
+const SETTLE_EVERY: u64 = 4096;
 
 /// One example occurrence, redacted.
 #[derive(Debug, Clone, Serialize)]
@@ -187,6 +197,12 @@ pub struct Clusterer<'r> {
     anchors: usize,
     pending: Vec<PendingRequest>,
     onsets: Onsets,
+    /// Whether to keep the assignments decided when requests are linked.
+    keep_assignments: bool,
+    late: Vec<Assignment>,
+    /// The timestamp of the latest entry added (where the stream is), and how many.
+    now: Option<DateTime<Utc>>,
+    added: u64,
     /// Counters for the summary.
     pub counts: Counts,
 }
@@ -212,17 +228,27 @@ fn order_group(entry: &Entry) -> Option<&str> {
 /// When an entry happened for ordering: a request log at the end of its request.
 fn order_time(entry: &Entry) -> Option<DateTime<Utc>> {
     let t = entry.timestamp?;
-    let latency = entry
+    if !entry.is_request_log() {
+        return Some(t);
+    }
+    Some(t.checked_add_signed(latency(entry)).unwrap_or(t))
+}
+
+/// Longest latency believed: anything longer (a corrupt field) counts as this.
+const MAX_LATENCY: TimeDelta = TimeDelta::days(1);
+
+/// How long an entry's request took: zero when it does not say, at most a day.
+fn latency(entry: &Entry) -> TimeDelta {
+    entry
         .http
         .as_ref()
-        .filter(|_| entry.is_request_log())
         .and_then(|h| h.latency_ms)
-        .filter(|ms| ms.is_finite() && *ms >= 0.0);
-    Some(match latency {
-        #[allow(clippy::cast_possible_truncation)] // latencies fit in i64 microseconds
-        Some(ms) => t + TimeDelta::microseconds((ms * 1000.0) as i64),
-        None => t,
-    })
+        .filter(|ms| ms.is_finite() && *ms >= 0.0)
+        .map_or(TimeDelta::zero(), |ms| {
+            #[allow(clippy::cast_possible_truncation)] // clamped to a day of microseconds
+            let us = (ms * 1000.0).min(8.64e10) as i64;
+            TimeDelta::microseconds(us).min(MAX_LATENCY)
+        })
 }
 
 fn key_time(e: &Exemplar) -> (Option<DateTime<Utc>>, Option<&str>, u64) {
@@ -305,8 +331,20 @@ impl<'r> Clusterer<'r> {
             anchors: 0,
             pending: Vec::new(),
             onsets: Onsets::default(),
+            keep_assignments: false,
+            late: Vec::new(),
+            now: None,
+            added: 0,
             counts: Counts::default(),
         }
+    }
+
+    /// Keeps the assignments of linked 5xx request logs for [`Finished::assignments`]
+    /// (off by default: one row per 5xx request).
+    #[must_use]
+    pub fn keep_assignments(mut self, keep: bool) -> Self {
+        self.keep_assignments = keep;
+        self
     }
 
     /// The rule set in use.
@@ -319,6 +357,13 @@ impl<'r> Clusterer<'r> {
     pub fn add(&mut self, stitched: Stitched) -> Option<String> {
         let Stitched { mut entry, joined } = stitched;
         self.counts.joined += joined.len() as u64;
+        self.added += 1;
+        if entry.timestamp.is_some() {
+            self.now = entry.timestamp;
+        }
+        if self.added % SETTLE_EVERY == 0 {
+            self.settle();
+        }
         if entry.is_request_log() {
             let status = entry.http.as_ref().map_or(0, |h| h.status);
             if status >= 500 {
@@ -484,6 +529,19 @@ impl<'r> Clusterer<'r> {
     /// Links pending 5xx request logs and returns the clusters (unordered) and the
     /// assignments decided only now.
     pub fn finish(mut self) -> Finished {
+        self.sort_anchors();
+        for req in std::mem::take(&mut self.pending) {
+            self.resolve(req);
+        }
+        Finished {
+            clusters: self.clusters.into_values().collect(),
+            counts: self.counts,
+            assignments: self.late,
+            onsets: self.onsets,
+        }
+    }
+
+    fn sort_anchors(&mut self) {
         for list in self.by_instance.values_mut() {
             list.sort_by(|a, b| {
                 a.time
@@ -491,63 +549,95 @@ impl<'r> Clusterer<'r> {
                     .then_with(|| a.fingerprint.cmp(&b.fingerprint))
             });
         }
-        let mut assignments = Vec::new();
-        let pending = std::mem::take(&mut self.pending);
-        for req in pending {
-            let by_trace = req
-                .trace
-                .as_ref()
-                .and_then(|t| self.by_trace.get(t))
-                .map(|a| a.fingerprint.clone());
-            let (target, how) = match by_trace {
-                Some(fp) => (Some(fp), "trace"),
-                None => (self.nearest_on_instance(&req), "instance"),
-            };
-            let fp = match target {
-                Some(fp) if self.clusters.contains_key(&fp) => {
-                    self.counts.http_linked += 1;
-                    let cluster = self
-                        .clusters
-                        .get_mut(&fp)
-                        .expect("checked by contains_key above");
-                    if let Some(h) = &req.entry.http {
-                        add_http(&mut cluster.http, &req.entry, h, how);
-                    }
-                    fp
+    }
+
+    /// Links the pending requests the stream has moved past (no error that could link
+    /// to them is still to come, in input sorted by time either way), then forgets the
+    /// errors no request could link to any more.
+    fn settle(&mut self) {
+        let Some(now) = self.now else { return };
+        self.sort_anchors();
+        let reach = TRACE_LINK_SLACK + INSTANCE_LINK_SLACK;
+        for req in std::mem::take(&mut self.pending) {
+            let passed = req.time.is_some_and(|start| {
+                now > start + latency(&req.entry) + reach || now < start - reach
+            });
+            if passed {
+                self.resolve(req);
+            } else {
+                self.pending.push(req);
+            }
+        }
+        let keep = reach + TRACE_LINK_SLACK + MAX_REQUEST;
+        let near = |a: &Anchor| a.time.is_none_or(|t| (t - now).abs() <= keep);
+        self.by_trace.retain(|_, a| near(a));
+        for list in self.by_instance.values_mut() {
+            list.retain(near);
+        }
+        self.by_instance.retain(|_, list| !list.is_empty());
+        self.anchors = self
+            .by_instance
+            .values()
+            .map(Vec::len)
+            .sum::<usize>()
+            .max(self.by_trace.len());
+    }
+
+    /// Links one 5xx request log to the error behind it (its trace's worst error near
+    /// it in time, else the nearest error on its instance), or counts it in its own
+    /// request cluster.
+    fn resolve(&mut self, req: PendingRequest) {
+        let window = req.time.map(|start| {
+            (
+                start - TRACE_LINK_SLACK,
+                start + latency(&req.entry) + TRACE_LINK_SLACK,
+            )
+        });
+        let by_trace = req
+            .trace
+            .as_ref()
+            .and_then(|t| self.by_trace.get(t))
+            .filter(|a| match (a.time, window) {
+                (Some(t), Some((lo, hi))) => lo <= t && t <= hi,
+                _ => true,
+            })
+            .map(|a| a.fingerprint.clone());
+        let (target, how) = match by_trace {
+            Some(fp) => (Some(fp), "trace"),
+            None => (self.nearest_on_instance(&req), "instance"),
+        };
+        let fp = match target {
+            Some(fp) if self.clusters.contains_key(&fp) => {
+                self.counts.http_linked += 1;
+                let cluster = self
+                    .clusters
+                    .get_mut(&fp)
+                    .expect("checked by contains_key above");
+                if let Some(h) = &req.entry.http {
+                    add_http(&mut cluster.http, &req.entry, h, how);
                 }
-                _ => {
-                    let Some(sig) = req.entry.http.as_ref().map(sign_request) else {
-                        continue;
-                    };
-                    self.fold_request(sig, &req.entry, "none")
-                }
-            };
-            assignments.push(Assignment {
+                fp
+            }
+            _ => {
+                let Some(sig) = req.entry.http.as_ref().map(sign_request) else {
+                    return;
+                };
+                self.fold_request(sig, &req.entry, "none")
+            }
+        };
+        if self.keep_assignments {
+            self.late.push(Assignment {
                 insert_id: req.insert_id,
                 position: req.index,
                 fingerprint: fp,
             });
-        }
-        Finished {
-            clusters: self.clusters.into_values().collect(),
-            counts: self.counts,
-            assignments,
-            onsets: self.onsets,
         }
     }
 
     fn nearest_on_instance(&self, req: &PendingRequest) -> Option<String> {
         let list = self.by_instance.get(req.instance.as_ref()?)?;
         let start = req.time?;
-        let latency =
-            req.entry
-                .http
-                .as_ref()
-                .and_then(|h| h.latency_ms)
-                .map_or(TimeDelta::zero(), |ms| {
-                    #[allow(clippy::cast_possible_truncation)] // latencies fit in i64 microseconds
-                    TimeDelta::microseconds((ms * 1000.0) as i64)
-                });
+        let latency = latency(&req.entry);
         let lo = start - INSTANCE_LINK_SLACK;
         let hi = start + latency + INSTANCE_LINK_SLACK;
         let from = list.partition_point(|a| a.time.is_none_or(|t| t < lo));
@@ -700,5 +790,130 @@ mod properties {
             }
             prop_assert_eq!(clusters_of(&lines, &rules), clusters_of(&shuffled, &rules));
         }
+    }
+}
+
+#[cfg(test)]
+mod linking {
+    use super::*;
+    use crate::stitch::Stitched;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    fn error(secs: i64, trace: &str, instance: &str) -> Entry {
+        Entry {
+            timestamp: Some(at(secs)),
+            severity: Severity::Error,
+            severity_source: SeveritySource::Entry,
+            message: "ValueError: payment declined".to_string(),
+            trace: Some(trace.to_string()),
+            instance: Some(instance.to_string()),
+            has_payload: true,
+            ..Entry::default()
+        }
+    }
+
+    fn request(secs: i64, trace: &str, instance: &str, latency_ms: f64) -> Entry {
+        Entry {
+            timestamp: Some(at(secs)),
+            severity: Severity::Error,
+            severity_source: SeveritySource::HttpStatus,
+            trace: Some(trace.to_string()),
+            instance: Some(instance.to_string()),
+            http: Some(HttpInfo {
+                method: "POST".to_string(),
+                url: "/pay".to_string(),
+                status: 500,
+                latency_ms: Some(latency_ms),
+                ..HttpInfo::default()
+            }),
+            ..Entry::default()
+        }
+    }
+
+    /// Ten hours of traffic, one failed request every 5 s with its error 1 s in, and
+    /// one request whose trace's error comes 20 minutes later.
+    fn day() -> Vec<Entry> {
+        let mut out = Vec::new();
+        for i in 0..7200 {
+            let t = i * 5;
+            let trace = format!("t{i}");
+            out.push(request(t, &trace, "i-other", 2000.0));
+            out.push(error(t + 1, &trace, &format!("i{}", i % 7)));
+        }
+        out.push(request(100, "late", "i-late", 100.0));
+        out.push(error(100 + 1200, "late", "i-nowhere"));
+        out.sort_by_key(|e| e.timestamp);
+        out
+    }
+
+    fn run(entries: Vec<Entry>) -> (u64, usize, usize, usize) {
+        let rules = RuleSet::load(true, &[]).unwrap();
+        let mut c = Clusterer::new(&rules, Severity::Warning);
+        let mut most_pending = 0;
+        let mut most_anchors = 0;
+        for (i, mut e) in entries.into_iter().enumerate() {
+            e.index = i as u64 + 1;
+            c.add(Stitched {
+                entry: e,
+                joined: Vec::new(),
+            });
+            most_pending = most_pending.max(c.pending.len());
+            most_anchors = most_anchors.max(c.by_trace.len());
+        }
+        let done = c.finish();
+        let request_clusters = done.clusters.iter().filter(|c| c.is_http()).count();
+        (
+            done.counts.http_linked,
+            request_clusters,
+            most_pending,
+            most_anchors,
+        )
+    }
+
+    #[test]
+    fn links_are_settled_in_a_window_either_way_the_input_is_sorted() {
+        let ascending = day();
+        let mut descending = day();
+        descending.reverse();
+        for (name, entries) in [("ascending", ascending), ("descending", descending)] {
+            let (linked, request_clusters, pending, anchors) = run(entries);
+            assert_eq!(linked, 7200, "{name}: every request with its error near");
+            assert_eq!(
+                request_clusters, 1,
+                "{name}: the request 20 min from its error"
+            );
+            // Bounded by the window (1 h 20 min of 10 hours), not by the input.
+            assert!(pending < 4096 + 200, "{name}: {pending} requests pending");
+            assert!(anchors < 1300 + 4096, "{name}: {anchors} errors kept");
+        }
+    }
+
+    #[test]
+    fn an_absurd_latency_is_read_as_a_day() {
+        let rules = RuleSet::load(true, &[]).unwrap();
+        let mut c = Clusterer::new(&rules, Severity::Warning);
+        for (i, e) in [
+            error(0, "x", "i1"),
+            request(0, "y", "i1", 1e300),
+            request(5, "z", "i1", -4.0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut e = e;
+            e.index = i as u64 + 1;
+            c.add(Stitched {
+                entry: e,
+                joined: Vec::new(),
+            });
+        }
+        let done = c.finish();
+        assert_eq!(
+            done.counts.http_linked, 1,
+            "the long request spans the error"
+        );
     }
 }
