@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use regex::{Captures, Regex};
+use regex::Regex;
 
 /// What the fallback made of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,9 +58,10 @@ fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
     cell.get_or_init(|| Regex::new(pattern).expect("fallback regexes are valid literals"))
 }
 
-/// The masking pattern. Its `\b` and `\B` are Unicode-aware, which keeps the regex
-/// engine off its fast lazy DFA; [`mask_regex_ascii`] is the same pattern with ASCII
-/// word boundaries, which match exactly the same on ASCII text.
+/// The masking pattern. In Unicode mode its classes compile to a very large automaton
+/// (megabytes of matching state per thread, and the slowest engines for captures);
+/// [`mask_regex_ascii`] is the same pattern in ASCII mode, which matches exactly the
+/// same on ASCII text, the usual case.
 const MASK_PATTERN: &str = concat!(
     r"(?P<timestamp>\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?|\b\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\b)",
     r"|(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)",
@@ -81,14 +82,15 @@ fn mask_regex() -> &'static Regex {
     re(&RE, MASK_PATTERN)
 }
 
-/// [`MASK_PATTERN`] with ASCII word boundaries, for ASCII lines only.
-fn mask_regex_ascii() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
+/// [`MASK_PATTERN`] in ASCII mode (`\w`, `\d`, `\s`, `\b` and negated classes on
+/// bytes), for ASCII lines only.
+fn mask_regex_ascii() -> &'static regex::bytes::Regex {
+    static RE: OnceLock<regex::bytes::Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        let pattern = MASK_PATTERN
-            .replace(r"\b", r"(?-u:\b)")
-            .replace(r"\B", r"(?-u:\B)");
-        Regex::new(&pattern).expect("fallback regexes are valid literals")
+        regex::bytes::RegexBuilder::new(MASK_PATTERN)
+            .unicode(false)
+            .build()
+            .expect("fallback regexes are valid literals")
     })
 }
 
@@ -166,10 +168,12 @@ const CLASSES: [&str; 12] = [
     "id",
 ];
 
-/// Decides one regex match: `None` keeps the text as it is.
-fn mask_one(c: &Captures<'_>) -> Option<(&'static str, String)> {
-    let class = CLASSES.iter().copied().find(|n| c.name(n).is_some())?;
-    let text = c.get(0).map_or("", |m| m.as_str());
+/// Decides one regex match of `class` (its key part `kv` for `key=value`): `None`
+/// keeps the text as it is.
+fn mask_one(class: &'static str, text: &str, kv: &str) -> Option<(&'static str, String)> {
+    if class.is_empty() {
+        return None;
+    }
     let replacement = match class {
         "url" => {
             let (scheme, rest) = text.split_once("://").unwrap_or(("", text));
@@ -194,7 +198,7 @@ fn mask_one(c: &Captures<'_>) -> Option<(&'static str, String)> {
             let quote = &text[..1];
             format!("{quote}{PLACEHOLDER}{quote}")
         }
-        "kv" => format!("{}{PLACEHOLDER}", c.name("kv").map_or("", |k| k.as_str())),
+        "kv" => format!("{kv}{PLACEHOLDER}"),
         "hostname" => {
             let name = text.split(':').next().unwrap_or(text);
             let tld = name.rsplit('.').next().unwrap_or("");
@@ -292,25 +296,55 @@ fn fold_tokens(masked: &str) -> String {
 
 /// Masks the variable parts of one line; with `explain`, records each replacement.
 pub fn mask_with(line: &str, mut explain: Option<&mut Vec<MaskedValue>>) -> String {
-    let regex = if line.is_ascii() {
+    let mut masked = String::with_capacity(line.len());
+    let mut last = 0;
+    for (start, end, class, kv) in mask_matches(line) {
+        masked.push_str(&line[last..start]);
+        let text = &line[start..end];
+        match mask_one(class, text, kv) {
+            Some((class, replacement)) => {
+                if let Some(list) = explain.as_deref_mut() {
+                    list.push(MaskedValue {
+                        class,
+                        original: text.to_string(),
+                        replacement: replacement.clone(),
+                    });
+                }
+                masked.push_str(&replacement);
+            }
+            None => masked.push_str(text),
+        }
+        last = end;
+    }
+    masked.push_str(&line[last..]);
+    truncate_chars(&fold_tokens(&masked), 200)
+}
+
+/// Every match of the masking pattern in `line`: its span, its class and the key of a
+/// `key=value` match (empty for other classes).
+fn mask_matches(line: &str) -> Vec<(usize, usize, &'static str, &str)> {
+    fn class_of(named: impl Fn(&str) -> bool) -> &'static str {
+        CLASSES.iter().copied().find(|n| named(n)).unwrap_or("")
+    }
+    if line.is_ascii() {
         mask_regex_ascii()
+            .captures_iter(line.as_bytes())
+            .filter_map(|c| {
+                let m = c.get(0)?;
+                let kv = c.name("kv").map_or("", |k| &line[k.start()..k.end()]);
+                Some((m.start(), m.end(), class_of(|n| c.name(n).is_some()), kv))
+            })
+            .collect()
     } else {
         mask_regex()
-    };
-    let masked = regex.replace_all(line, |c: &Captures<'_>| match mask_one(c) {
-        Some((class, replacement)) => {
-            if let Some(list) = explain.as_deref_mut() {
-                list.push(MaskedValue {
-                    class,
-                    original: c[0].to_string(),
-                    replacement: replacement.clone(),
-                });
-            }
-            replacement
-        }
-        None => c[0].to_string(),
-    });
-    truncate_chars(&fold_tokens(&masked), 200)
+            .captures_iter(line)
+            .filter_map(|c| {
+                let m = c.get(0)?;
+                let kv = c.name("kv").map_or("", |k| k.as_str());
+                Some((m.start(), m.end(), class_of(|n| c.name(n).is_some()), kv))
+            })
+            .collect()
+    }
 }
 
 /// Masks the variable parts of one line and collapses white space.
@@ -718,16 +752,15 @@ mod properties {
                 .zip(seps.chars().cycle())
                 .flat_map(|(p, c)| [p.clone(), c.to_string()])
                 .collect();
-            let spans = |re: &Regex| {
-                re.captures_iter(&line)
-                    .map(|c| {
-                        c.iter()
-                            .map(|m| m.map(|m| (m.start(), m.end())))
-                            .collect::<Vec<_>>()
-                    })
-                    .collect::<Vec<_>>()
-            };
-            prop_assert_eq!(spans(mask_regex_ascii()), spans(mask_regex()), "line {:?}", line);
+            let unicode: Vec<Vec<Option<(usize, usize)>>> = mask_regex()
+                .captures_iter(&line)
+                .map(|c| c.iter().map(|m| m.map(|m| (m.start(), m.end()))).collect())
+                .collect();
+            let ascii: Vec<Vec<Option<(usize, usize)>>> = mask_regex_ascii()
+                .captures_iter(line.as_bytes())
+                .map(|c| c.iter().map(|m| m.map(|m| (m.start(), m.end()))).collect())
+                .collect();
+            prop_assert_eq!(ascii, unicode, "line {:?}", line);
         }
     }
 }
