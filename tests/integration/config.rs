@@ -171,6 +171,11 @@ fn every_config_error_names_file_line_and_key() {
         e.contains("team.toml:3: key `cloud.limit`: must be at least 1"),
         "{e}"
     );
+    let e = config_error("[analyze]\nthreads = 0\n");
+    assert!(
+        e.contains("team.toml:2: key `analyze.threads`: 0 is not in 1..=256"),
+        "{e}"
+    );
     let e = config_error("[deploy]\nbaseline = \"1 hour\"\n");
     assert!(e.contains("team.toml:2: key `deploy.baseline`"), "{e}");
     let e = config_error("[github]\ntoken = \"ghp_abc\"\n");
