@@ -359,10 +359,14 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
     let mut sink_error: Option<Error> = None;
 
     let mut fold = |st: Stitched, clusterer: &mut Clusterer<'_>, sink_error: &mut Option<Error>| {
-        let rows: Vec<(Option<String>, u64)> =
+        // The rows an assignment would name, only when assignments are written.
+        let rows: Vec<(Option<String>, u64)> = if assignments.is_some() {
             std::iter::once((st.entry.insert_id.clone(), st.entry.index))
                 .chain(st.joined.iter().map(|j| (j.insert_id.clone(), j.index)))
-                .collect();
+                .collect()
+        } else {
+            Vec::new()
+        };
         if let Some(fp) = clusterer.add(st)
             && let Some(a) = assignments.as_mut()
             && sink_error.is_none()

@@ -311,11 +311,30 @@ pub fn judge(rules: &RuleSet, min_severity: Severity, entry: &Entry) -> Verdict 
     Verdict::Signed(Box::new(sign(rules, entry)))
 }
 
-/// Decides ahead, on a parsing thread, what [`Clusterer::add`] would decide for
-/// `entry` as read (request logs are cheap and left to it).
+/// Does ahead, on a parsing thread, what [`Clusterer::add`] would do first for `entry`
+/// as read: judges its message; and a request log that will only be counted below the
+/// threshold keeps just what is read of it downstream (time, revision, status), so
+/// its strings are freed on the parsing thread.
 pub fn prepare(rules: &RuleSet, min_severity: Severity, entry: &mut Entry) {
     if !entry.is_request_log() {
         entry.verdict = Some(Box::new(judge(rules, min_severity, entry)));
+        return;
+    }
+    let status = entry.http.as_ref().map_or(0, |h| h.status);
+    if status < 500 && entry.severity < min_severity {
+        *entry = Entry {
+            index: entry.index,
+            timestamp: entry.timestamp,
+            severity: entry.severity,
+            severity_source: entry.severity_source,
+            revision: entry.revision.take(),
+            http: Some(HttpInfo {
+                status,
+                ..HttpInfo::default()
+            }),
+            has_payload: false,
+            ..Entry::default()
+        };
     }
 }
 
