@@ -7,7 +7,7 @@
 //! input. Counting a range is exact at one-second resolution; a widened bucket counts
 //! where it starts.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -22,8 +22,9 @@ const WIDTHS: [i64; 6] = [1, 10, 60, 600, 3600, 86_400];
 pub struct Histogram {
     /// Index into [`WIDTHS`].
     width: usize,
-    /// Bucket start (Unix seconds) to count.
-    buckets: BTreeMap<i64, u64>,
+    /// (bucket start in Unix seconds, count), sorted by start. A deque: input sorted
+    /// by time either way adds at one of its ends.
+    buckets: VecDeque<(i64, u64)>,
 }
 
 impl Histogram {
@@ -31,16 +32,32 @@ impl Histogram {
     pub fn add(&mut self, t: DateTime<Utc>) {
         let w = WIDTHS[self.width];
         let key = t.timestamp().div_euclid(w) * w;
-        *self.buckets.entry(key).or_default() += 1;
+        let at = self.buckets.partition_point(|&(k, _)| k < key);
+        match self.buckets.get_mut(at) {
+            Some((k, n)) if *k == key => *n += 1,
+            _ => self.buckets.insert(at, (key, 1)),
+        }
         while self.buckets.len() > MAX_BUCKETS && self.width + 1 < WIDTHS.len() {
             self.width += 1;
             let w = WIDTHS[self.width];
-            let mut merged = BTreeMap::new();
+            let mut merged: VecDeque<(i64, u64)> = VecDeque::new();
             for (k, n) in std::mem::take(&mut self.buckets) {
-                *merged.entry(k.div_euclid(w) * w).or_default() += n;
+                let k = k.div_euclid(w) * w;
+                match merged.back_mut() {
+                    Some((last, m)) if *last == k => *m += n,
+                    _ => merged.push_back((k, n)),
+                }
             }
             self.buckets = merged;
         }
+    }
+
+    /// The buckets starting in `[from, until)`.
+    fn range(&self, from: i64, until: i64) -> impl Iterator<Item = &(i64, u64)> {
+        let start = self.buckets.partition_point(|&(k, _)| k < from);
+        self.buckets
+            .range(start..)
+            .take_while(move |&&(k, _)| k < until)
     }
 
     /// Bucket width in seconds (1 unless the histogram had to widen).
@@ -55,7 +72,7 @@ impl Histogram {
         if a >= b {
             return 0;
         }
-        self.buckets.range(a..b).map(|(_, n)| n).sum()
+        self.range(a, b).map(|(_, n)| n).sum()
     }
 
     /// Counts in `bins` consecutive bins of `bin` starting at `start`.
@@ -64,7 +81,7 @@ impl Histogram {
         let first = start.timestamp();
         let mut out = vec![0; bins];
         let end = first.saturating_add(step.saturating_mul(i64::try_from(bins).unwrap_or(0)));
-        for (k, n) in self.buckets.range(first..end) {
+        for (k, n) in self.range(first, end) {
             let i = usize::try_from((k - first) / step).unwrap_or(usize::MAX);
             if let Some(slot) = out.get_mut(i) {
                 *slot += n;

@@ -162,7 +162,7 @@ fn parse_blocks(
         let Ok(rx) = work.lock() else { return };
         let Ok(block) = rx.recv() else { return };
         drop(rx);
-        let mut items = Vec::new();
+        let mut items = Vec::with_capacity(block.data.len() / 256 + 1);
         let mut lines = 0u64;
         match shape {
             Shape::Lines => {
