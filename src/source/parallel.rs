@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::source::files::{Item, Prepare, line_items, parse_entry, utf8_lossy};
 
 /// Bytes a block aims at.
-pub const BLOCK: usize = 256 * 1024;
+pub const BLOCK: usize = 128 * 1024;
 /// Blocks alive at once, per worker.
 const IN_FLIGHT_PER_WORKER: usize = 3;
 /// Blocks alive at once with two workers.
