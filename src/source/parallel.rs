@@ -6,9 +6,9 @@
 //! blocks into entries. The calling thread receives the entries in input order, so
 //! everything downstream sees exactly what the single-threaded reader gives.
 //!
-//! At most [`IN_FLIGHT`] blocks of about [`BLOCK`] bytes exist at any time, read,
-//! queued, parsed or waiting to be handed on; a record longer than a block makes its
-//! block longer, never more blocks.
+//! At most [`IN_FLIGHT_PER_WORKER`] blocks per worker, of about [`BLOCK`] bytes each,
+//! exist at any time (read, queued, parsed or waiting to be handed on); a record
+//! longer than a block makes its block longer, never more blocks.
 //!
 //! One difference from the single-threaded array reader: an element that is not valid
 //! JSON (the brackets and quotes balance, the rest does not parse) is reported and
@@ -27,9 +27,7 @@ use crate::source::files::{Item, Prepare, line_items, parse_entry, utf8_lossy};
 /// Bytes a block aims at.
 pub const BLOCK: usize = 128 * 1024;
 /// Blocks alive at once, per worker.
-const IN_FLIGHT_PER_WORKER: usize = 3;
-/// Blocks alive at once with two workers.
-pub const IN_FLIGHT: usize = 2 * IN_FLIGHT_PER_WORKER;
+pub const IN_FLIGHT_PER_WORKER: usize = 3;
 
 /// What the records of a stream are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
