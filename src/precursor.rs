@@ -91,32 +91,54 @@ fn median(sorted: &[f64]) -> f64 {
 
 /// Every precursor that meets the thresholds, strongest first for each later cluster
 /// (share, then shortest median gap).
+///
+/// Works one later cluster at a time, so besides the onsets it holds only that
+/// cluster's gaps, however many pairs of clusters occur near each other.
 pub fn find(onsets: &Onsets) -> Vec<Precursor> {
-    let mut occurs: HashMap<&str, u64> = HashMap::new();
-    let mut gaps: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
-    for group in onsets.groups.values() {
-        let mut firsts: Vec<(&DateTime<Utc>, &str)> =
-            group.iter().map(|(fp, t)| (t, fp.as_str())).collect();
-        firsts.sort_unstable();
-        for (j, (tb, b)) in firsts.iter().enumerate() {
-            *occurs.entry(b).or_default() += 1;
+    // Each group's first occurrences, oldest first.
+    let groups: Vec<Vec<(DateTime<Utc>, &str)>> = onsets
+        .groups
+        .values()
+        .map(|group| {
+            let mut firsts: Vec<(DateTime<Utc>, &str)> =
+                group.iter().map(|(fp, t)| (*t, fp.as_str())).collect();
+            firsts.sort_unstable();
+            firsts
+        })
+        .collect();
+    // Where each cluster occurs: (cluster, group, position in the group), by cluster.
+    let mut at: Vec<(&str, usize, usize)> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, firsts)| {
+            firsts
+                .iter()
+                .enumerate()
+                .map(move |(j, (_, fp))| (*fp, g, j))
+        })
+        .collect();
+    at.sort_unstable();
+    let mut out: Vec<Precursor> = Vec::new();
+    for occurrences in at.chunk_by(|x, y| x.0 == y.0) {
+        let b = occurrences[0].0;
+        let of = occurrences.len() as u64;
+        let mut gaps: HashMap<&str, Vec<f64>> = HashMap::new();
+        for &(_, g, j) in occurrences {
+            let firsts = &groups[g];
+            let tb = firsts[j].0;
             for (ta, a) in firsts[..j].iter().rev() {
-                let gap = **tb - **ta;
+                let gap = tb - *ta;
                 if gap > MAX_GAP {
                     break;
                 }
                 if gap > TimeDelta::zero() {
-                    gaps.entry((a, b))
+                    gaps.entry(a)
                         .or_default()
                         .push(gap.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6);
                 }
             }
         }
-    }
-    let mut out: Vec<Precursor> = gaps
-        .into_iter()
-        .filter_map(|((a, b), mut g)| {
-            let of = occurs.get(b).copied().unwrap_or(0);
+        out.extend(gaps.into_iter().filter_map(|(a, mut g)| {
             let instances = g.len() as u64;
             let share = instances as f64 / of.max(1) as f64;
             if instances < MIN_INSTANCES || share < MIN_SHARE {
@@ -131,8 +153,8 @@ pub fn find(onsets: &Onsets) -> Vec<Precursor> {
                 share,
                 median_gap_secs: median(&g),
             })
-        })
-        .collect();
+        }));
+    }
     out.sort_by(|x, y| {
         x.to.cmp(&y.to)
             .then_with(|| y.share.total_cmp(&x.share))

@@ -3,9 +3,9 @@
 //!
 //! A histogram starts at one-second buckets. When a cluster has occurred in more than
 //! [`MAX_BUCKETS`] distinct buckets, the buckets widen (10 s, 1 min, 10 min, 1 h, 1 d)
-//! and merge, so a cluster costs at most a few tens of kilobytes however long the
-//! input. Counting a range is exact at one-second resolution; a widened bucket counts
-//! where it starts.
+//! and merge, so a cluster costs at most about 16 KB however long the input. Counting
+//! a range is exact at one-second resolution; a widened bucket counts where it starts.
+//! A bucket counts up to `u32::MAX` (4,294,967,295) occurrences and stays there.
 
 use std::collections::VecDeque;
 
@@ -14,50 +14,91 @@ use chrono::{DateTime, TimeDelta, Utc};
 /// Distinct buckets a histogram keeps before it widens them.
 pub const MAX_BUCKETS: usize = 2048;
 
-/// Bucket widths in seconds, narrowest first.
+/// Bucket widths in seconds, narrowest first. Each divides the next.
 const WIDTHS: [i64; 6] = [1, 10, 60, 600, 3600, 86_400];
+
+/// The widest width: the origin is aligned to it, so every width divides the distance
+/// from the origin to any bucket start.
+const DAY: i64 = WIDTHS[WIDTHS.len() - 1];
 
 /// Occurrences per time bucket.
 #[derive(Debug, Clone, Default)]
 pub struct Histogram {
     /// Index into [`WIDTHS`].
     width: usize,
-    /// (bucket start in Unix seconds, count), sorted by start. A deque: input sorted
-    /// by time either way adds at one of its ends.
-    buckets: VecDeque<(i64, u64)>,
+    /// Unix seconds of the day the first occurrence fell in; bucket keys count widths
+    /// from here.
+    origin: i64,
+    /// (bucket start in widths from `origin`, count), sorted by start: 8 bytes a
+    /// bucket. A deque: input sorted by time either way adds at one of its ends.
+    buckets: VecDeque<(i32, u32)>,
 }
 
 impl Histogram {
     /// Counts one occurrence at `t`.
     pub fn add(&mut self, t: DateTime<Utc>) {
-        let w = WIDTHS[self.width];
-        let key = t.timestamp().div_euclid(w) * w;
+        let secs = t.timestamp();
+        if self.buckets.is_empty() && self.width == 0 {
+            self.origin = secs.div_euclid(DAY) * DAY;
+        }
+        // A key out of i32 range (more than 68 years from the origin at one second)
+        // widens the buckets; at one day every representable time fits.
+        let key = loop {
+            let units = (secs - self.origin).div_euclid(WIDTHS[self.width]);
+            match i32::try_from(units) {
+                Ok(k) => break k,
+                Err(_) if self.width + 1 < WIDTHS.len() => self.widen(),
+                Err(_) => break if units < 0 { i32::MIN } else { i32::MAX },
+            }
+        };
         let at = self.buckets.partition_point(|&(k, _)| k < key);
         match self.buckets.get_mut(at) {
-            Some((k, n)) if *k == key => *n += 1,
-            _ => self.buckets.insert(at, (key, 1)),
+            Some((k, n)) if *k == key => *n = n.saturating_add(1),
+            _ => {
+                // Grow by doubling up to the cap, never past it.
+                let len = self.buckets.len();
+                if len == self.buckets.capacity() {
+                    let want = (len * 2).clamp(4, MAX_BUCKETS + 1);
+                    self.buckets.reserve_exact(want.saturating_sub(len).max(1));
+                }
+                self.buckets.insert(at, (key, 1));
+            }
         }
         while self.buckets.len() > MAX_BUCKETS && self.width + 1 < WIDTHS.len() {
-            self.width += 1;
-            let w = WIDTHS[self.width];
-            let mut merged: VecDeque<(i64, u64)> = VecDeque::new();
-            for (k, n) in std::mem::take(&mut self.buckets) {
-                let k = k.div_euclid(w) * w;
-                match merged.back_mut() {
-                    Some((last, m)) if *last == k => *m += n,
-                    _ => merged.push_back((k, n)),
-                }
-            }
-            self.buckets = merged;
+            self.widen();
         }
     }
 
-    /// The buckets starting in `[from, until)`.
-    fn range(&self, from: i64, until: i64) -> impl Iterator<Item = &(i64, u64)> {
-        let start = self.buckets.partition_point(|&(k, _)| k < from);
+    /// Moves to the next width, merging the buckets that now share a start.
+    fn widen(&mut self) {
+        let ratio = WIDTHS[self.width + 1] / WIDTHS[self.width];
+        self.width += 1;
+        let mut merged: VecDeque<(i32, u32)> = VecDeque::new();
+        for (k, n) in std::mem::take(&mut self.buckets) {
+            // Narrowing: |k / ratio| <= |k|, so it stays in i32.
+            let k = k.div_euclid(i32::try_from(ratio).unwrap_or(i32::MAX));
+            match merged.back_mut() {
+                Some((last, m)) if *last == k => *m = m.saturating_add(n),
+                _ => merged.push_back((k, n)),
+            }
+        }
+        merged.shrink_to_fit();
+        self.buckets = merged;
+    }
+
+    /// Unix seconds where the bucket with key `k` starts.
+    fn start(&self, k: i32) -> i64 {
+        self.origin
+            .saturating_add(i64::from(k).saturating_mul(WIDTHS[self.width]))
+    }
+
+    /// The buckets starting in `[from, until)`, as (start in Unix seconds, count).
+    fn range(&self, from: i64, until: i64) -> impl Iterator<Item = (i64, u64)> + '_ {
+        let first = self.buckets.partition_point(|&(k, _)| self.start(k) < from);
         self.buckets
-            .range(start..)
-            .take_while(move |&&(k, _)| k < until)
+            .range(first..)
+            .map(|&(k, n)| (self.start(k), u64::from(n)))
+            .take_while(move |&(s, _)| s < until)
     }
 
     /// Bucket width in seconds (1 unless the histogram had to widen).
@@ -179,8 +220,28 @@ mod tests {
             h.add(start + TimeDelta::seconds(i * 3));
         }
         assert!(h.buckets.len() <= MAX_BUCKETS);
+        assert!(
+            h.buckets.capacity() <= MAX_BUCKETS + 1,
+            "{}",
+            h.buckets.capacity()
+        );
         assert!(h.resolution_secs() > 1);
         assert_eq!(h.count(start, start + TimeDelta::days(2)), 20_000);
+    }
+
+    #[test]
+    fn times_centuries_apart_widen_instead_of_wrapping() {
+        let mut h = Histogram::default();
+        h.add(at("2025-01-01T10:00:00Z"));
+        h.add(at("1901-06-01T00:00:00Z"));
+        h.add(at("2300-01-01T00:00:01Z"));
+        assert!(h.resolution_secs() > 1);
+        let all = h.count(at("1900-01-01T00:00:00Z"), at("2400-01-01T00:00:00Z"));
+        assert_eq!(all, 3);
+        assert_eq!(
+            h.count(at("2000-01-01T00:00:00Z"), at("2100-01-01T00:00:00Z")),
+            1
+        );
     }
 
     #[test]
