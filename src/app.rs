@@ -350,7 +350,11 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
 
     let mut clusterer =
         Clusterer::new(&rules, s.min_severity).keep_assignments(s.assignments.is_some());
-    let prepare = |e: &mut crate::entry::Entry| crate::cluster::prepare(&rules, s.min_severity, e);
+    let judge = |e: &mut crate::entry::Entry| crate::cluster::prepare(&rules, s.min_severity, e);
+    let prepare = files::Prepare {
+        counted_below: s.min_severity,
+        each: &judge,
+    };
     let mut stitcher = Stitcher::default();
     let mut read = 0u64;
     let mut skipped = 0u64;

@@ -936,3 +936,61 @@ mod linking {
         );
     }
 }
+
+#[cfg(test)]
+mod preparing {
+    use super::*;
+    use crate::entry::RawEntry;
+
+    /// Builds `json` in full and through `prepare`, and straight as counted.
+    fn both(json: &str, min: Severity) -> (String, String) {
+        let rules = RuleSet::load(true, &[]).unwrap();
+        let raw: RawEntry<'_> = serde_json::from_str(json).unwrap();
+        let mut full = Entry::from_raw(7, raw);
+        prepare(&rules, min, &mut full);
+        let raw: RawEntry<'_> = serde_json::from_str(json).unwrap();
+        let mut light = Entry::from_raw_with(7, raw, Some(min));
+        prepare(&rules, min, &mut light);
+        (format!("{full:?}"), format!("{light:?}"))
+    }
+
+    #[test]
+    fn a_counted_request_log_built_light_equals_one_stripped_after() {
+        let request = |status: u16, extra: &str| {
+            format!(
+                r#"{{"timestamp":"2026-01-01T10:00:00.5Z","insertId":"abc","trace":"projects/p/traces/t1",
+                "logName":"projects/p/logs/run.googleapis.com%2Frequests",
+                "resource":{{"type":"cloud_run_revision","labels":{{"service_name":"api","revision_name":"api-0001-x","location":"eu"}}}},
+                "labels":{{"instanceId":"i-1"}},
+                "httpRequest":{{"requestMethod":"GET","requestUrl":"https://x/a?b=1","status":{status},"userAgent":"ua","latency":"0.2s"}}{extra}}}"#
+            )
+        };
+        for (json, min) in [
+            (request(200, ""), Severity::Warning),
+            (request(404, ""), Severity::Warning),
+            (request(404, ""), Severity::Error),
+            (request(503, ""), Severity::Warning),
+            (request(200, r#","severity":"ERROR""#), Severity::Warning),
+            (request(200, r#","severity":"INFO""#), Severity::Default),
+            (request(200, r#","textPayload":"boom""#), Severity::Warning),
+            (
+                request(200, r#","jsonPayload":{"level":"error"}"#),
+                Severity::Warning,
+            ),
+            (
+                r#"{"receiveTimestamp":"2026-01-01T10:00:01Z","httpRequest":{"status":"201"}}"#
+                    .to_string(),
+                Severity::Warning,
+            ),
+        ] {
+            let (full, light) = both(&json, min);
+            assert_eq!(full, light, "{json} at {min:?}");
+        }
+        // And the light one really is light.
+        let ok = request(200, "");
+        let raw: RawEntry<'_> = serde_json::from_str(&ok).unwrap();
+        let light = Entry::from_raw_with(1, raw, Some(Severity::Warning));
+        assert!(light.insert_id.is_none() && light.trace.is_none() && light.service.is_none());
+        assert_eq!(light.revision.as_deref(), Some("api-0001-x"));
+    }
+}

@@ -404,6 +404,48 @@ impl Entry {
 
     /// Normalises a raw JSON entry.
     pub fn from_raw(index: u64, raw: RawEntry<'_>) -> Entry {
+        Self::from_raw_with(index, raw, None)
+    }
+
+    /// [`Entry::from_raw`], except that a request log under HTTP 500 and below
+    /// `counted_below`, which downstream only counts, keeps just its time, severity,
+    /// revision and status: what [`crate::cluster::prepare`] would leave of it, without
+    /// building the strings first.
+    pub fn from_raw_with(index: u64, raw: RawEntry<'_>, counted_below: Option<Severity>) -> Entry {
+        if let Some(below) = counted_below
+            && let Some(h) = &raw.http_request
+            && raw.text_payload.is_none()
+            && raw.json_payload.is_none()
+            && raw.proto_payload.is_none()
+        {
+            let status = h
+                .status
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or_default();
+            let http = HttpInfo {
+                status,
+                ..HttpInfo::default()
+            };
+            // No payload: the message is empty, as `extract_message` would make it.
+            let (severity, severity_source) =
+                effective_severity(raw.severity, None, Some(&http), "");
+            if status < 500 && severity < below {
+                let rl = raw.resource.and_then(|r| r.labels).unwrap_or_default();
+                return Entry {
+                    index,
+                    timestamp: entry_time(
+                        raw.timestamp.as_deref(),
+                        raw.receive_timestamp.as_deref(),
+                    ),
+                    severity,
+                    severity_source,
+                    revision: revision_of(&rl),
+                    http: Some(http),
+                    has_payload: false,
+                    ..Entry::default()
+                };
+            }
+        }
         let labels = raw.labels.unwrap_or_default();
         let (resource_type, rl) = match raw.resource {
             Some(r) => (
@@ -418,7 +460,7 @@ impl Entry {
             .or_else(|| some(&rl.module_id))
             .or_else(|| some(&rl.function_name))
             .or_else(|| some(&rl.container_name));
-        let revision = some(&rl.revision_name).or_else(|| some(&rl.version_id));
+        let revision = revision_of(&rl);
         let location = some(&rl.location)
             .or_else(|| some(&rl.region))
             .or_else(|| some(&rl.zone));
@@ -455,11 +497,7 @@ impl Entry {
             &message,
         );
 
-        let timestamp = raw
-            .timestamp
-            .as_deref()
-            .and_then(parse_time)
-            .or_else(|| raw.receive_timestamp.as_deref().and_then(parse_time));
+        let timestamp = entry_time(raw.timestamp.as_deref(), raw.receive_timestamp.as_deref());
 
         let source_location = raw.source_location.and_then(|s| {
             let file = s.file?;
@@ -497,6 +535,19 @@ impl Entry {
             verdict: None,
         }
     }
+}
+
+/// The revision (Cloud Run) or version (App Engine) an entry comes from.
+fn revision_of(rl: &ResourceLabels<'_>) -> Option<String> {
+    let some = |l: &Label<'_>| l.get().filter(|s| !s.is_empty());
+    some(&rl.revision_name).or_else(|| some(&rl.version_id))
+}
+
+/// The entry's `timestamp`, else its `receiveTimestamp`.
+fn entry_time(timestamp: Option<&str>, received: Option<&str>) -> Option<DateTime<Utc>> {
+    timestamp
+        .and_then(parse_time)
+        .or_else(|| received.and_then(parse_time))
 }
 
 /// Decodes the log id from a `logName` (`projects/P/logs/run.googleapis.com%2Fstderr`).

@@ -10,11 +10,13 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::Path;
+use std::sync::LazyLock;
 
+use memchr::memmem;
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::entry::{Entry, RawEntry};
+use crate::entry::{Entry, RawEntry, Severity};
 use crate::error::{Error, Result};
 use crate::source::parallel::{self, Shape};
 
@@ -30,9 +32,15 @@ pub enum InputFormat {
     Text,
 }
 
-/// Work done on each parsed entry by the parsing threads (see
-/// [`crate::cluster::prepare`]).
-pub type Prepare<'a> = dyn Fn(&mut Entry) + Sync + 'a;
+/// Work done on each entry by the parsing threads (see [`crate::cluster::prepare`]).
+pub struct Prepare<'a> {
+    /// Request logs under HTTP 500 and below this severity are only counted
+    /// downstream: they are built without the strings nobody reads (see
+    /// [`Entry::from_raw_with`]).
+    pub counted_below: Severity,
+    /// Runs on each parsed entry.
+    pub each: &'a (dyn Fn(&mut Entry) + Sync + 'a),
+}
 
 /// What happened to one raw entry.
 pub enum Item {
@@ -51,8 +59,14 @@ pub enum Item {
 
 /// Parses one raw entry (a JSON object) numbered `index`.
 pub fn parse_entry(index: u64, json: &str) -> Item {
+    parse_entry_with(index, json, None)
+}
+
+/// [`parse_entry`], building request logs under HTTP 500 below `counted_below` without
+/// their strings.
+pub(crate) fn parse_entry_with(index: u64, json: &str, counted_below: Option<Severity>) -> Item {
     match serde_json::from_str::<RawEntry>(json) {
-        Ok(raw) => Item::Entry(Box::new(Entry::from_raw(index, raw))),
+        Ok(raw) => Item::Entry(Box::new(Entry::from_raw_with(index, raw, counted_below))),
         Err(error) => Item::Malformed {
             index,
             line: None,
@@ -63,7 +77,12 @@ pub fn parse_entry(index: u64, json: &str) -> Item {
 
 /// Parses a top-level object: a wrapper of entries (`entries`, `result`,
 /// `logEntries`), or one entry. Items are numbered 0; the reader numbers them.
-pub(crate) fn object_items(json: &str, line: Option<u64>, out: &mut Vec<Item>) {
+pub(crate) fn object_items(
+    json: &str,
+    line: Option<u64>,
+    counted_below: Option<Severity>,
+    out: &mut Vec<Item>,
+) {
     #[derive(serde::Deserialize)]
     struct Wrapper<'a> {
         #[serde(borrow, alias = "result", alias = "logEntries")]
@@ -71,21 +90,23 @@ pub(crate) fn object_items(json: &str, line: Option<u64>, out: &mut Vec<Item>) {
     }
     // Only a text that names a wrapper key (or escapes characters, which could spell
     // one) is worth a second parse.
-    let may_wrap = json.contains("\"entries\"")
-        || json.contains("\"result\"")
-        || json.contains("\"logEntries\"")
-        || json.contains("\\u");
+    static WRAPPER_HINTS: LazyLock<[memmem::Finder<'static>; 4]> = LazyLock::new(|| {
+        ["\"entries\"", "\"result\"", "\"logEntries\"", "\\u"].map(memmem::Finder::new)
+    });
+    let may_wrap = WRAPPER_HINTS
+        .iter()
+        .any(|hint| hint.find(json.as_bytes()).is_some());
     if may_wrap
         && let Ok(Wrapper {
             entries: Some(list),
         }) = serde_json::from_str::<Wrapper<'_>>(json)
     {
         for e in list {
-            out.push(with_line(parse_entry(0, e.get()), line));
+            out.push(with_line(parse_entry_with(0, e.get(), counted_below), line));
         }
         return;
     }
-    out.push(with_line(parse_entry(0, json), line));
+    out.push(with_line(parse_entry_with(0, json, counted_below), line));
 }
 
 fn with_line(item: Item, line: Option<u64>) -> Item {
@@ -105,14 +126,19 @@ pub(crate) fn utf8_lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 }
 
 /// Parses one NDJSON line (numbered `line_no`): nothing for a blank line.
-pub(crate) fn line_items(bytes: &[u8], line_no: u64, out: &mut Vec<Item>) {
+pub(crate) fn line_items(
+    bytes: &[u8],
+    line_no: u64,
+    counted_below: Option<Severity>,
+    out: &mut Vec<Item>,
+) {
     let text = utf8_lossy(bytes);
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return;
     }
     if trimmed.starts_with('{') {
-        object_items(trimmed, Some(line_no), out);
+        object_items(trimmed, Some(line_no), counted_below, out);
     } else {
         let error = serde_json::from_str::<RawEntry<'_>>(trimmed)
             .err()
@@ -334,7 +360,7 @@ fn read_objects<R: BufRead + Send>(
     let mut buf = first;
     let mut items = Vec::new();
     loop {
-        line_items(&buf, line_no, &mut items);
+        line_items(&buf, line_no, None, &mut items);
         ctx.emit_all(&mut items)?;
         buf.clear();
         if reader.read_until(b'\n', &mut buf).map_err(io_err)? == 0 {
@@ -350,7 +376,7 @@ fn read_concatenated(reader: impl Read, ctx: &mut Ctx<'_>) -> Result<()> {
         match value {
             Ok(v) => {
                 let mut items = Vec::new();
-                object_items(v.get(), None, &mut items);
+                object_items(v.get(), None, None, &mut items);
                 ctx.emit_all(&mut items)?;
             }
             Err(e) => {

@@ -22,7 +22,7 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::source::files::{Item, Prepare, line_items, parse_entry, utf8_lossy};
+use crate::source::files::{Item, Prepare, line_items, parse_entry_with, utf8_lossy};
 
 /// Bytes a block aims at.
 pub const BLOCK: usize = 128 * 1024;
@@ -160,6 +160,7 @@ fn parse_blocks(
         let Ok(rx) = work.lock() else { return };
         let Ok(block) = rx.recv() else { return };
         drop(rx);
+        let counted_below = prepare.map(|p| p.counted_below);
         let mut items = Vec::with_capacity(block.data.len() / 256 + 1);
         let mut lines = 0u64;
         match shape {
@@ -172,21 +173,21 @@ fn parse_blocks(
                         break;
                     }
                     lines += 1;
-                    line_items(&block.data[start..end], lines, &mut items);
+                    line_items(&block.data[start..end], lines, counted_below, &mut items);
                     start = end + 1;
                 }
             }
             Shape::Array => {
                 for &(a, b) in &block.elements {
                     let text = utf8_lossy(&block.data[a..b]);
-                    items.push(parse_entry(0, &text));
+                    items.push(parse_entry_with(0, &text, counted_below));
                 }
             }
         }
         if let Some(prepare) = prepare {
             for item in &mut items {
                 if let Item::Entry(e) = item {
-                    prepare(e);
+                    (prepare.each)(e);
                 }
             }
         }
