@@ -6,9 +6,12 @@
 #   - for gzip input, zcat alone.
 # Prints wall time, MB/s, entries/s and peak RSS (the largest single process, from
 # /usr/bin/time's %M) for each, and the ratios. With --curve, also the cost per entry
-# as distinct error signatures grow from 10 to 10,000.
+# as distinct error signatures grow from 10 to 10,000. With --big GB, the bounded-memory
+# check: an export of about GB gigabytes (NDJSON, then a JSON array) is generated into a
+# pipe and read by `gcp-triage analyze -`, never written to disk; its peak RSS is set
+# against the smallest size's, and the script exits 1 if it is more than 10% higher.
 #
-# usage: bench/speed.sh [--sizes "100000 1000000"] [--runs N] [--curve] [--dir DIR]
+# usage: bench/speed.sh [--sizes "100000 1000000"] [--runs N] [--curve] [--big GB] [--dir DIR]
 #   The generated files (about 2.1 GB per million entries in all shapes) go to DIR,
 #   default a temporary directory removed at the end.
 set -euo pipefail
@@ -16,14 +19,16 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 sizes="100000 1000000"
 runs=3
 curve=0
+big=0
 dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) sizes="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --curve) curve=1; shift ;;
+    --big) big="$2"; shift 2 ;;
     --dir) dir="$2"; shift 2 ;;
-    *) echo "usage: bench/speed.sh [--sizes \"N...\"] [--runs N] [--curve] [--dir DIR]" >&2; exit 2 ;;
+    *) echo "usage: bench/speed.sh [--sizes \"N...\"] [--runs N] [--curve] [--big GB] [--dir DIR]" >&2; exit 2 ;;
   esac
 done
 for tool in jq zcat /usr/bin/time python3; do
@@ -48,9 +53,10 @@ if [ "$curve" = 1 ]; then
     [ -s "$dir/curve-$k.ndjson" ] || "$gen" --entries 200000 --signatures "$k" -o "$dir/curve-$k.ndjson"
   done
 fi
-python3 - "$dir" "$rel" "$runs" "$curve" $sizes <<'PY'
+python3 - "$dir" "$rel" "$runs" "$curve" "$big" $sizes <<'PY'
 import json, os, statistics, subprocess, sys, tempfile
-folder, rel, runs, curve, sizes = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5:]
+folder, rel, runs, curve, big, sizes = (sys.argv[1], sys.argv[2], int(sys.argv[3]),
+                                        sys.argv[4] == "1", float(sys.argv[5]), sys.argv[6:])
 triage, floor = f"{rel}/gcp-triage", f"{rel}/examples/parse-floor"
 JQ = ('select(.severity == "ERROR" or .severity == "CRITICAL") '
       '| (.jsonPayload.message // .textPayload // .httpRequest.requestUrl // "") | split("\\n")[0]')
@@ -107,4 +113,49 @@ if curve:
                              capture_output=True, check=True).stdout
         clusters = json.loads(out)["summary"]["clusters_total"]
         print(f"| {k:,} | {clusters:,} | {wall:.2f} | {200000 / wall:,.0f} | {wall / 200000 * 1e6:.2f} | {rss:.1f} |")
+
+def streamed(fmt, entries):
+    """Generates `entries` into a pipe read by `analyze -`: (bytes, entries read, wall s,
+    peak RSS MB of analyze alone)."""
+    with tempfile.NamedTemporaryFile("r") as t, tempfile.NamedTemporaryFile("r") as count:
+        cmd = (f"set -o pipefail; {q(rel + '/examples/gen-export')} --entries {entries} --format {fmt}"
+               f" | tee >(wc -c > {q(count.name)})"
+               f" | /usr/bin/time -f '%e %M' -o {q(t.name)} {q(triage)} -q analyze --format json -")
+        out = subprocess.run(["bash", "-c", cmd], capture_output=True, check=True).stdout
+        wall, kb = t.read().split()[-2:]
+        read = json.loads(out)["summary"]["entries_read"]
+        # tee's counter may finish a moment after the pipeline.
+        size = 0
+        for _ in range(50):
+            count.seek(0)
+            text = count.read().strip()
+            if text:
+                size = int(text)
+                break
+            subprocess.run(["sleep", "0.1"])
+        return size, read, float(wall), int(kb) / 1024
+
+failed = False
+if big:
+    small = sizes[0]
+    print()
+    print(f"Bounded memory: about {big:g} GB generated into a pipe, read by `gcp-triage analyze -`,"
+          f" against {small} entries read from a file.")
+    print()
+    print("| input | bytes | entries read | wall s (generator shares the cores) | peak RSS MB | × RSS at "
+          f"{small} |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for fmt, ext in (("ndjson", "ndjson"), ("array", "json")):
+        path = f"{folder}/{small}.{ext}"
+        _, base_rss = measure(f"{q(triage)} -q analyze --format json {q(path)}", runs)
+        per_entry = os.path.getsize(path) / int(small)
+        entries = int(big * 1e9 / per_entry) + 1
+        size, read, wall, rss = streamed(fmt, entries)
+        ratio = rss / base_rss
+        failed |= ratio > 1.10 or read != entries
+        print(f"| {fmt}, {small} entries, from a file | {os.path.getsize(path):,} | {small} | | {base_rss:.1f} | 1.00 |")
+        print(f"| {fmt}, streamed | {size:,} | {read:,} | {wall:.1f} | {rss:.1f} | {ratio:.2f} |")
+    print()
+    print("Bounded-memory check:", "FAILED (more than 10% above, or entries lost)" if failed else "passed (within 10%)")
+sys.exit(1 if failed else 0)
 PY
