@@ -178,7 +178,7 @@ pub fn read_input(
 /// Reads any byte stream (used by `read_input` and tests).
 pub fn read_stream(
     name: &str,
-    raw: Box<dyn Read + Send + '_>,
+    raw: Box<dyn Read + Send>,
     format: InputFormat,
     threads: usize,
     prepare: Option<&Prepare<'_>>,
@@ -327,7 +327,7 @@ fn read_text(mut reader: impl BufRead, ctx: &mut Ctx<'_>) -> Result<()> {
 }
 
 /// NDJSON when the first line is one whole value; otherwise concatenated values.
-fn read_objects<R: BufRead + Send>(
+fn read_objects<R: BufRead + Send + 'static>(
     mut reader: R,
     threads: usize,
     prepare: Option<&Prepare<'_>>,

@@ -8,7 +8,9 @@
 //!
 //! At most [`IN_FLIGHT_PER_WORKER`] blocks per worker, of about [`BLOCK`] bytes each,
 //! exist at any time (read, queued, parsed or waiting to be handed on); a record
-//! longer than a block makes its block longer, never more blocks.
+//! longer than a block makes its block longer, never more blocks. A read that comes
+//! back short (a pipe with nothing more for now) cuts a smaller block, so what has
+//! arrived is parsed without waiting for more.
 //!
 //! One difference from the single-threaded array reader: an element that is not valid
 //! JSON (the brackets and quotes balance, the rest does not parse) is reported and
@@ -18,8 +20,10 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::source::files::{Item, Prepare, line_items, parse_entry_with, utf8_lossy};
@@ -28,6 +32,8 @@ use crate::source::files::{Item, Prepare, line_items, parse_entry_with, utf8_los
 pub const BLOCK: usize = 128 * 1024;
 /// Blocks alive at once, per worker.
 pub const IN_FLIGHT_PER_WORKER: usize = 3;
+/// How often a worker waiting for a block checks whether the reading has stopped.
+const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// What the records of a stream are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +74,11 @@ struct Parsed {
 /// threads, each parsed entry going through `prepare` on its thread, handing every
 /// item to `emit` in input order. Line numbers of NDJSON items
 /// are counted from the start of the input.
-pub fn read<R: Read + Send>(
+///
+/// The reading thread is not waited for when the read stops early (an error, or
+/// `emit` refusing an item): a read that never returns, from a pipe its writer keeps
+/// open, must not keep the caller from reporting what it has.
+pub fn read<R: Read + Send + 'static>(
     name: &str,
     reader: R,
     lead: Vec<u8>,
@@ -79,25 +89,43 @@ pub fn read<R: Read + Send>(
 ) -> Result<()> {
     let workers = workers.max(1);
     let in_flight = workers * IN_FLIGHT_PER_WORKER;
-    std::thread::scope(|scope| {
-        let (work_tx, work_rx) = mpsc::sync_channel::<Block>(workers);
-        let work_rx = Arc::new(Mutex::new(work_rx));
-        let (done_tx, done_rx) = mpsc::channel::<Parsed>();
-        let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
-        for _ in 0..in_flight {
-            // The channel has room for every token.
-            let _ = token_tx.send(());
-        }
-        scope.spawn(move || cut(reader, lead, shape, &work_tx, &token_rx));
+    let (work_tx, work_rx) = mpsc::sync_channel::<Block>(workers);
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    let (done_tx, done_rx) = mpsc::channel::<Parsed>();
+    let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
+    for _ in 0..in_flight {
+        // The channel has room for every token.
+        let _ = token_tx.send(());
+    }
+    let reading = std::thread::Builder::new()
+        .name("gcp-triage-read".to_string())
+        .spawn(move || cut(reader, lead, shape, &work_tx, &token_rx))
+        .map_err(|source| Error::ReadInput {
+            path: name.to_string(),
+            source,
+        })?;
+    let stopped = AtomicBool::new(false);
+    let res = std::thread::scope(|scope| {
         for _ in 0..workers {
             let rx = Arc::clone(&work_rx);
             let tx = done_tx.clone();
-            scope.spawn(move || parse_blocks(&rx, &tx, shape, prepare));
+            let stopped = &stopped;
+            scope.spawn(move || parse_blocks(&rx, &tx, shape, prepare, stopped));
         }
         drop(work_rx);
         drop(done_tx);
-        deliver(name, done_rx, token_tx, emit)
-    })
+        let res = deliver(name, done_rx, token_tx, emit);
+        stopped.store(true, Ordering::Relaxed);
+        res
+    });
+    if res.is_ok() {
+        // Every block was handed on, so the reader has finished: a panic there is
+        // re-raised here, as from the workers.
+        if let Err(panic) = reading.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
+    res
 }
 
 /// Hands parsed blocks on in order; returns a token for each block handed on.
@@ -154,11 +182,21 @@ fn parse_blocks(
     done: &Sender<Parsed>,
     shape: Shape,
     prepare: Option<&Prepare<'_>>,
+    stopped: &AtomicBool,
 ) {
     loop {
         // A poisoned lock means a worker panicked; the scope re-raises that panic.
         let Ok(rx) = work.lock() else { return };
-        let Ok(block) = rx.recv() else { return };
+        let block = loop {
+            if stopped.load(Ordering::Relaxed) {
+                return;
+            }
+            match rx.recv_timeout(STOP_POLL) {
+                Ok(block) => break block,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        };
         drop(rx);
         let counted_below = prepare.map(|p| p.counted_below);
         let mut items = Vec::with_capacity(block.data.len() / 256 + 1);
@@ -219,8 +257,11 @@ fn cut<R: Read>(
         if tokens.recv().is_err() {
             return;
         }
-        // Fill until the buffer holds a block's worth of whole records, or the end.
+        // Fill until the buffer holds a block's worth of whole records, or the end, or
+        // a read comes back short with whole records in hand (a pipe with nothing more
+        // for now: its entries are not held back waiting for more).
         let mut error = None;
+        let mut drained = false;
         let cut_at = loop {
             let have = match shape {
                 Shape::Lines => memchr::memrchr(b'\n', &buf).map(|i| i + 1),
@@ -238,7 +279,7 @@ fn cut<R: Read>(
                     Shape::Array => have.unwrap_or(0),
                 };
             }
-            if have.is_some_and(|h| h >= BLOCK) {
+            if have.is_some_and(|h| h >= BLOCK || drained) {
                 break have.unwrap_or(0);
             }
             let old = buf.len();
@@ -249,7 +290,10 @@ fn cut<R: Read>(
                     buf.truncate(old);
                     eof = true;
                 }
-                Ok(n) => buf.truncate(old + n),
+                Ok(n) => {
+                    buf.truncate(old + n);
+                    drained = n < want;
+                }
                 Err(e) => {
                     buf.truncate(old);
                     error = Some(Stop::Io(e));

@@ -46,7 +46,12 @@ pub fn shared(rel: &str) -> PathBuf {
 /// GitHub settings, and no Google credential source it could reach (no token or key variables, no gcloud files or `gcloud` on
 /// PATH, a metadata host that refuses at once), so nothing probes beyond 127.0.0.1.
 pub fn bin() -> Command {
-    let mut c = Command::cargo_bin("gcp-triage").expect("the binary is built by cargo test");
+    Command::from_std(bin_process())
+}
+
+/// [`bin`] as a plain `std::process::Command`, for tests that drive its pipes.
+pub fn bin_process() -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin!("gcp-triage"));
     c.env_remove("NO_COLOR").env("TERM", "dumb");
     for var in [
         "GOOGLE_OAUTH_ACCESS_TOKEN",

@@ -132,3 +132,44 @@ fn array_gzip_and_ndjson_give_the_same_report() {
         }
     }
 }
+
+/// A `--strict` stop on stdin whose writer keeps it open: the tool reports and exits
+/// instead of waiting for more input (a hang guard, not a timing: the wait is
+/// generous and only a process that never exits fails it).
+#[test]
+fn strict_stop_exits_while_stdin_stays_open() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let mut child = crate::bin_process()
+        .args(["-q", "analyze", "-", "--strict", "--threads", "2"])
+        .args(["--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&ndjson(&generated(50))).unwrap();
+    stdin.write_all(b"{not json\n").unwrap();
+    stdin.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("still running, waiting on an open stdin, after the --strict stop");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("-: entry 51: malformed entry (--strict)"),
+        "{stderr}"
+    );
+}
