@@ -350,10 +350,10 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
 
     let mut clusterer =
         Clusterer::new(&rules, s.min_severity).keep_assignments(s.assignments.is_some());
-    let judge = |e: &mut crate::entry::Entry| crate::cluster::prepare(&rules, s.min_severity, e);
+    let each = |e: &mut crate::entry::Entry| crate::cluster::prepare(&rules, s.min_severity, e);
     let prepare = files::Prepare {
         counted_below: s.min_severity,
-        each: &judge,
+        each: &each,
     };
     let mut stitcher = Stitcher::default();
     let mut read = 0u64;

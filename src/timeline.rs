@@ -55,11 +55,16 @@ impl Histogram {
         match self.buckets.get_mut(at) {
             Some((k, n)) if *k == key => *n = n.saturating_add(1),
             _ => {
-                // Grow by doubling up to the cap, never past it.
+                // Grow by doubling up to the cap, never past it (at the widest width,
+                // which may hold more, by the usual doubling).
                 let len = self.buckets.len();
                 if len == self.buckets.capacity() {
-                    let want = (len * 2).clamp(4, MAX_BUCKETS + 1);
-                    self.buckets.reserve_exact(want.saturating_sub(len).max(1));
+                    if len <= MAX_BUCKETS {
+                        let want = (len * 2).clamp(4, MAX_BUCKETS + 1);
+                        self.buckets.reserve_exact(want - len);
+                    } else {
+                        self.buckets.reserve(1);
+                    }
                 }
                 self.buckets.insert(at, (key, 1));
             }
@@ -242,6 +247,18 @@ mod tests {
             h.count(at("2000-01-01T00:00:00Z"), at("2100-01-01T00:00:00Z")),
             1
         );
+    }
+
+    #[test]
+    fn years_of_days_keep_every_count() {
+        let mut h = Histogram::default();
+        let start = at("2000-01-01T00:00:00Z");
+        for d in 0..3048 {
+            h.add(start + TimeDelta::days(d));
+        }
+        assert_eq!(h.resolution_secs(), 86_400);
+        assert_eq!(h.buckets.len(), 3048);
+        assert_eq!(h.count(start, start + TimeDelta::days(10_000)), 3048);
     }
 
     #[test]

@@ -184,6 +184,7 @@ fn parse_blocks(
     prepare: Option<&Prepare<'_>>,
     stopped: &AtomicBool,
 ) {
+    let counted_below = prepare.map(|p| p.counted_below);
     loop {
         // A poisoned lock means a worker panicked; the scope re-raises that panic.
         let Ok(rx) = work.lock() else { return };
@@ -198,7 +199,6 @@ fn parse_blocks(
             }
         };
         drop(rx);
-        let counted_below = prepare.map(|p| p.counted_below);
         let mut items = Vec::with_capacity(block.data.len() / 256 + 1);
         let mut lines = 0u64;
         match shape {
