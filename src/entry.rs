@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -130,6 +131,19 @@ pub struct RawEntry<'a> {
     text_payload: Option<Cow<'a, str>>,
     json_payload: Option<Value>,
     proto_payload: Option<Value>,
+    // The keys of a wrapper of entries: an object that names one at its top level may
+    // be a list of entries rather than one entry.
+    entries: Option<IgnoredAny>,
+    result: Option<IgnoredAny>,
+    log_entries: Option<IgnoredAny>,
+}
+
+impl RawEntry<'_> {
+    /// Whether the object names `entries`, `result` or `logEntries` (with a value
+    /// other than null) at its top level, as a wrapper of entries does.
+    pub fn names_a_wrapper_key(&self) -> bool {
+        self.entries.is_some() || self.result.is_some() || self.log_entries.is_some()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

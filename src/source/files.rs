@@ -10,9 +10,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::Path;
-use std::sync::LazyLock;
 
-use memchr::memmem;
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
@@ -65,7 +63,15 @@ pub fn parse_entry(index: u64, json: &str) -> Item {
 /// [`parse_entry`], building request logs under HTTP 500 below `counted_below` without
 /// their strings.
 pub(crate) fn parse_entry_with(index: u64, json: &str, counted_below: Option<Severity>) -> Item {
-    match serde_json::from_str::<RawEntry>(json) {
+    entry_item(index, serde_json::from_str::<RawEntry>(json), counted_below)
+}
+
+fn entry_item(
+    index: u64,
+    parsed: serde_json::Result<RawEntry<'_>>,
+    counted_below: Option<Severity>,
+) -> Item {
+    match parsed {
         Ok(raw) => Item::Entry(Box::new(Entry::from_raw_with(index, raw, counted_below))),
         Err(error) => Item::Malformed {
             index,
@@ -88,15 +94,10 @@ pub(crate) fn object_items(
         #[serde(borrow, alias = "result", alias = "logEntries")]
         entries: Option<Vec<&'a RawValue>>,
     }
-    // Only a text that names a wrapper key (or escapes characters, which could spell
-    // one) is worth a second parse.
-    static WRAPPER_HINTS: LazyLock<[memmem::Finder<'static>; 4]> = LazyLock::new(|| {
-        ["\"entries\"", "\"result\"", "\"logEntries\"", "\\u"].map(memmem::Finder::new)
-    });
-    let may_wrap = WRAPPER_HINTS
-        .iter()
-        .any(|hint| hint.find(json.as_bytes()).is_some());
-    if may_wrap
+    // The parse as one entry also tells whether the object names a wrapper key at its
+    // top level; only then, or when it is no entry, is a wrapper worth a second parse.
+    let parsed = serde_json::from_str::<RawEntry<'_>>(json);
+    if parsed.as_ref().map_or(true, RawEntry::names_a_wrapper_key)
         && let Ok(Wrapper {
             entries: Some(list),
         }) = serde_json::from_str::<Wrapper<'_>>(json)
@@ -106,7 +107,7 @@ pub(crate) fn object_items(
         }
         return;
     }
-    out.push(with_line(parse_entry_with(0, json, counted_below), line));
+    out.push(with_line(entry_item(0, parsed, counted_below), line));
 }
 
 fn with_line(item: Item, line: Option<u64>) -> Item {
@@ -492,6 +493,12 @@ mod tests {
             format!("[{A},\n{B}]"),
             format!("{A}\n{B}\n"),
             format!("{{\"entries\":[{A},{B}],\"nextPageToken\":\"x\"}}"),
+            format!("{{\"result\":[{A}]}}\n{{\"logEntries\":[{B}]}}\n"),
+            format!("{{\"\\u0065ntries\":[{A},{B}]}}"),
+            // A key of a wrapper whose value is no list leaves an entry.
+            format!(
+                "{{\"textPayload\":\"a\",\"result\":\"ok\"}}\n{{\"textPayload\":\"b\",\"entries\":null}}\n"
+            ),
             "{\n  \"textPayload\": \"a\", \"insertId\": \"1\"\n}\n{\n \"textPayload\": \"b\", \"insertId\": \"2\"}".to_string(),
         ];
         for s in shapes {
