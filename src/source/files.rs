@@ -496,9 +496,8 @@ mod tests {
             format!("{{\"result\":[{A}]}}\n{{\"logEntries\":[{B}]}}\n"),
             format!("{{\"\\u0065ntries\":[{A},{B}]}}"),
             // A key of a wrapper whose value is no list leaves an entry.
-            format!(
-                "{{\"textPayload\":\"a\",\"result\":\"ok\"}}\n{{\"textPayload\":\"b\",\"entries\":null}}\n"
-            ),
+            "{\"textPayload\":\"a\",\"result\":\"ok\"}\n{\"textPayload\":\"b\",\"entries\":null}"
+                .to_string(),
             "{\n  \"textPayload\": \"a\", \"insertId\": \"1\"\n}\n{\n \"textPayload\": \"b\", \"insertId\": \"2\"}".to_string(),
         ];
         for s in shapes {
