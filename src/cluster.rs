@@ -469,28 +469,7 @@ impl<'r> Clusterer<'r> {
         {
             cluster.error_groups.insert(g.clone());
         }
-        let would_keep = |list: &Vec<Exemplar>, k: usize, largest: bool| {
-            list.len() < k
-                || list.last().is_some_and(|x| {
-                    let me = (entry.timestamp, entry.insert_id.as_deref(), entry.index);
-                    if largest {
-                        key_time(x) < me
-                    } else {
-                        key_time(x) > me
-                    }
-                })
-        };
-        let early = would_keep(&cluster.early, EARLY_EXEMPLARS, false);
-        let late = would_keep(&cluster.late, LATE_EXEMPLARS, true);
-        if early || late {
-            let ex = exemplar(&entry, joined.len());
-            if early {
-                keep(&mut cluster.early, ex.clone(), EARLY_EXEMPLARS, false);
-            }
-            if late {
-                keep(&mut cluster.late, ex, LATE_EXEMPLARS, true);
-            }
-        }
+        cluster.offer(&entry, joined.len());
         Some(fp)
     }
 
@@ -539,9 +518,7 @@ impl<'r> Clusterer<'r> {
         {
             add_http(&mut cluster.http, entry, h, linked_by);
         }
-        let ex = exemplar(entry, 0);
-        keep(&mut cluster.early, ex.clone(), EARLY_EXEMPLARS, false);
-        keep(&mut cluster.late, ex, LATE_EXEMPLARS, true);
+        cluster.offer(entry, 0);
         fp
     }
 
@@ -726,6 +703,35 @@ fn exemplar(entry: &Entry, joined: usize) -> Exemplar {
 }
 
 impl Cluster {
+    /// Keeps `entry` as an exemplar if it is among the earliest or the latest seen;
+    /// the exemplar (a redacted copy) is built only then.
+    fn offer(&mut self, entry: &Entry, joined: usize) {
+        let me = (entry.timestamp, entry.insert_id.as_deref(), entry.index);
+        // Keys are unique (the input position is part of them), so a full list takes
+        // the entry only ahead of its last.
+        let would_keep = |list: &Vec<Exemplar>, k: usize, largest: bool| {
+            list.len() < k
+                || list.last().is_some_and(|x| {
+                    if largest {
+                        key_time(x) < me
+                    } else {
+                        key_time(x) > me
+                    }
+                })
+        };
+        let early = would_keep(&self.early, EARLY_EXEMPLARS, false);
+        let late = would_keep(&self.late, LATE_EXEMPLARS, true);
+        if early || late {
+            let ex = exemplar(entry, joined);
+            if early {
+                keep(&mut self.early, ex.clone(), EARLY_EXEMPLARS, false);
+            }
+            if late {
+                keep(&mut self.late, ex, LATE_EXEMPLARS, true);
+            }
+        }
+    }
+
     /// Counts one entry: count, severity, first/last seen, services, revisions,
     /// locations, instances.
     fn observe(&mut self, entry: &Entry, severity: Severity) {
