@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
 /// The replacement text for a secret.
 pub const REDACTED: &str = "[REDACTED]";
@@ -45,8 +45,21 @@ fn patterns() -> &'static [Pattern] {
     })
 }
 
+/// Every pattern at once: one pass tells whether a text holds any secret at all.
+fn any_secret() -> &'static RegexSet {
+    static SET: OnceLock<RegexSet> = OnceLock::new();
+    SET.get_or_init(|| {
+        RegexSet::new(patterns().iter().map(|p| p.re.as_str()))
+            .expect("redaction patterns are valid literals")
+    })
+}
+
 /// Returns the text with every secret replaced; borrows when nothing matched.
 pub fn redact(text: &str) -> Cow<'_, str> {
+    // Most texts hold no secret: one pass over them instead of one per pattern.
+    if !any_secret().is_match(text) {
+        return Cow::Borrowed(text);
+    }
     let mut out: Cow<'_, str> = Cow::Borrowed(text);
     for p in patterns() {
         if p.re.is_match(&out) {
