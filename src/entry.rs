@@ -14,6 +14,7 @@ use regex::Regex;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Cloud Logging severities, ordered by their numeric value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
@@ -271,7 +272,9 @@ struct RawHttpRequest<'a> {
     status: Option<i64>,
     #[serde(borrow)]
     user_agent: Option<Cow<'a, str>>,
-    latency: Option<Value>,
+    /// Read (into a value) only for the request logs that are kept.
+    #[serde(borrow)]
+    latency: Option<&'a RawValue>,
     #[serde(borrow)]
     protocol: Option<Cow<'a, str>>,
 }
@@ -305,12 +308,52 @@ fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
     })
 }
 
+/// A severity given by name or number; any other value (a float, null, an object)
+/// counts as absent.
 fn lenient_severity<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Severity>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => Severity::parse_name(&s),
-        Value::Number(n) => n.as_i64().map(Severity::from_number),
-        _ => None,
-    })
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<Severity>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a severity")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Severity::parse_name(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(Severity::from_number(v)))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(i64::try_from(v).ok().map(Severity::from_number))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// Where the severity of an entry came from (shown by `rules explain` and useful in tests).
@@ -500,7 +543,11 @@ impl Entry {
                 .and_then(|s| u16::try_from(s).ok())
                 .unwrap_or_default(),
             user_agent: h.user_agent.map(Cow::into_owned).unwrap_or_default(),
-            latency_ms: h.latency.as_ref().and_then(parse_latency_ms),
+            latency_ms: h
+                .latency
+                .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+                .as_ref()
+                .and_then(parse_latency_ms),
             protocol: h.protocol.map(Cow::into_owned).unwrap_or_default(),
         });
 
@@ -567,11 +614,22 @@ fn entry_time(timestamp: Option<&str>, received: Option<&str>) -> Option<DateTim
 /// Decodes the log id from a `logName` (`projects/P/logs/run.googleapis.com%2Fstderr`).
 fn log_id(log_name: &str) -> String {
     let id = log_name.split_once("/logs/").map_or(log_name, |(_, id)| id);
-    if id.contains('%') {
-        id.replace("%2F", "/").replace("%2f", "/")
-    } else {
-        id.to_string()
+    // `%2F` or `%2f` becomes `/`, in one pass.
+    let mut out = String::with_capacity(id.len());
+    let mut rest = id;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("%2F") || tail.starts_with("%2f") {
+            out.push('/');
+            rest = &tail[3..];
+        } else {
+            out.push('%');
+            rest = &tail[1..];
+        }
     }
+    out.push_str(rest);
+    out
 }
 
 /// Parses an RFC 3339 timestamp (any fractional precision, `Z` or offset).
@@ -851,6 +909,43 @@ mod tests {
         assert_eq!(
             raw(r#"{"severity":300,"textPayload":"n"}"#).severity,
             Severity::Notice
+        );
+    }
+
+    #[test]
+    fn lenient_fields_take_every_spelling() {
+        let sev = |v: &str| raw(&format!(r#"{{"severity":{v},"textPayload":"n"}}"#)).severity;
+        assert_eq!(sev("500"), Severity::Error);
+        assert_eq!(sev(r#""error""#), Severity::Error);
+        assert_eq!(sev(r#"" Warning ""#), Severity::Warning);
+        for absent in [
+            "300.5",
+            "true",
+            "null",
+            r#"{"a":[1]}"#,
+            "[1,2]",
+            "99999999999999999999",
+        ] {
+            assert_eq!(sev(absent), Severity::Default, "severity {absent}");
+        }
+        let latency = |v: &str| {
+            raw(&format!(
+                r#"{{"httpRequest":{{"status":500,"latency":{v}}}}}"#
+            ))
+            .http
+            .and_then(|h| h.latency_ms)
+        };
+        assert_eq!(latency(r#""0.25s""#), Some(250.0));
+        assert_eq!(
+            latency(r#"{"seconds":"1","nanos":500000000}"#),
+            Some(1500.0)
+        );
+        assert_eq!(latency(r#"{"seconds":2}"#), Some(2000.0));
+        assert_eq!(latency("null"), None);
+        assert_eq!(latency("5"), None);
+        assert_eq!(
+            raw(r#"{"logName":"projects/p/logs/a%2fb%2Fc%25d%","textPayload":"n"}"#).log_id,
+            "a/b/c%25d%"
         );
     }
 
