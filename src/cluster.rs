@@ -4,6 +4,7 @@
 //! entries and 5xx request logs) are settled as the stream's timestamps move past
 //! them, so they cover a window of time, not the whole input; they are also capped.
 
+use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -161,9 +162,11 @@ pub struct Counts {
     pub http_linked: u64,
 }
 
+/// An error kept for linking: 24 bytes, its cluster by position.
+#[derive(Clone, Copy)]
 struct Anchor {
     time: Option<DateTime<Utc>>,
-    fingerprint: String,
+    cluster: u32,
     severity: Severity,
 }
 
@@ -191,9 +194,12 @@ pub struct Assignment {
 pub struct Clusterer<'r> {
     rules: &'r RuleSet,
     min_severity: Severity,
-    clusters: HashMap<String, Cluster>,
-    by_trace: HashMap<String, Anchor>,
-    by_instance: HashMap<String, Vec<Anchor>>,
+    /// The clusters in order of creation, and each one's position by fingerprint.
+    clusters: Vec<Cluster>,
+    positions: HashMap<String, u32>,
+    /// The worst error per trace, by [`trace_key`].
+    by_trace: HashMap<u128, Anchor>,
+    by_instance: HashMap<Box<str>, Vec<Anchor>>,
     anchors: usize,
     pending: Vec<PendingRequest>,
     onsets: Onsets,
@@ -217,6 +223,13 @@ pub struct Finished {
     pub assignments: Vec<Assignment>,
     /// First occurrence of each cluster per instance, for precursors.
     pub onsets: Onsets,
+}
+
+/// A trace name as 128 bits (xxh3-128), the key errors are kept under for linking: 16
+/// bytes a trace instead of its name (about 60). Two of a million traces kept at once
+/// share a key with a chance of about one in 10^26, so links are as by name.
+fn trace_key(trace: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(trace.as_bytes())
 }
 
 /// The instance (else the trace) an entry's order is judged within. Instance ids and
@@ -344,7 +357,8 @@ impl<'r> Clusterer<'r> {
         Clusterer {
             rules,
             min_severity,
-            clusters: HashMap::new(),
+            clusters: Vec::new(),
+            positions: HashMap::new(),
             by_trace: HashMap::new(),
             by_instance: HashMap::new(),
             anchors: 0,
@@ -433,31 +447,40 @@ impl<'r> Clusterer<'r> {
         }
         self.counts.clustered += 1;
         let fp = sig.fingerprint.clone();
+        self.observe_onset(&entry, &fp);
+        let position = self.position_for(sig);
         if entry.severity >= Severity::Error && self.anchors < MAX_LINK_RECORDS {
             self.anchors += 1;
-            let anchor = || Anchor {
+            let anchor = Anchor {
                 time: entry.timestamp,
-                fingerprint: fp.clone(),
+                cluster: position,
                 severity: entry.severity,
             };
-            if let Some(t) = &entry.trace {
-                let better = self.by_trace.get(t).is_none_or(|a| {
-                    (entry.severity, std::cmp::Reverse(entry.timestamp))
-                        > (a.severity, std::cmp::Reverse(a.time))
-                });
-                if better {
-                    self.by_trace.insert(t.clone(), anchor());
+            if let Some(t) = entry.trace.as_deref() {
+                match self.by_trace.entry(trace_key(t)) {
+                    MapEntry::Occupied(mut kept) => {
+                        let a = kept.get_mut();
+                        if (anchor.severity, std::cmp::Reverse(anchor.time))
+                            > (a.severity, std::cmp::Reverse(a.time))
+                        {
+                            *a = anchor;
+                        }
+                    }
+                    MapEntry::Vacant(slot) => {
+                        slot.insert(anchor);
+                    }
                 }
             }
-            if let Some(i) = &entry.instance {
-                self.by_instance
-                    .entry(i.clone())
-                    .or_default()
-                    .push(anchor());
+            if let Some(i) = entry.instance.as_deref() {
+                match self.by_instance.get_mut(i) {
+                    Some(list) => list.push(anchor),
+                    None => {
+                        self.by_instance.insert(i.into(), vec![anchor]);
+                    }
+                }
             }
         }
-        self.observe_onset(&entry, &fp);
-        let cluster = self.cluster_for(sig);
+        let cluster = &mut self.clusters[position as usize];
         cluster.observe(&entry, entry.severity);
         cluster.joined_lines += joined.len() as u64;
         bump(
@@ -473,28 +496,34 @@ impl<'r> Clusterer<'r> {
         Some(fp)
     }
 
-    fn cluster_for(&mut self, sig: Signature) -> &mut Cluster {
-        self.clusters
-            .entry(sig.fingerprint.clone())
-            .or_insert_with(|| Cluster {
-                fingerprint: sig.fingerprint.clone(),
-                signature: sig,
-                count: 0,
-                first_seen: None,
-                last_seen: None,
-                severity: Severity::Default,
-                services: BTreeMap::new(),
-                revisions: BTreeMap::new(),
-                locations: BTreeMap::new(),
-                instances: BTreeSet::new(),
-                error_groups: BTreeSet::new(),
-                source_locations: BTreeMap::new(),
-                early: Vec::new(),
-                late: Vec::new(),
-                http: HttpImpact::default(),
-                joined_lines: 0,
-                timeline: Histogram::default(),
-            })
+    /// The position of `sig`'s cluster, created if new.
+    fn position_for(&mut self, sig: Signature) -> u32 {
+        if let Some(&p) = self.positions.get(&sig.fingerprint) {
+            return p;
+        }
+        // Four billion clusters do not fit in memory long before this saturates.
+        let p = u32::try_from(self.clusters.len()).unwrap_or(u32::MAX);
+        self.positions.insert(sig.fingerprint.clone(), p);
+        self.clusters.push(Cluster {
+            fingerprint: sig.fingerprint.clone(),
+            signature: sig,
+            count: 0,
+            first_seen: None,
+            last_seen: None,
+            severity: Severity::Default,
+            services: BTreeMap::new(),
+            revisions: BTreeMap::new(),
+            locations: BTreeMap::new(),
+            instances: BTreeSet::new(),
+            error_groups: BTreeSet::new(),
+            source_locations: BTreeMap::new(),
+            early: Vec::new(),
+            late: Vec::new(),
+            http: HttpImpact::default(),
+            joined_lines: 0,
+            timeline: Histogram::default(),
+        });
+        p
     }
 
     fn observe_onset(&mut self, entry: &Entry, fingerprint: &str) {
@@ -511,7 +540,8 @@ impl<'r> Clusterer<'r> {
     fn fold_request(&mut self, sig: Signature, entry: &Entry, linked_by: &'static str) -> String {
         let fp = sig.fingerprint.clone();
         self.observe_onset(entry, &fp);
-        let cluster = self.cluster_for(sig);
+        let position = self.position_for(sig);
+        let cluster = &mut self.clusters[position as usize];
         cluster.observe(entry, entry.severity.max(Severity::Warning));
         if let Some(h) = &entry.http
             && h.status >= 500
@@ -530,7 +560,7 @@ impl<'r> Clusterer<'r> {
             self.resolve(req);
         }
         Finished {
-            clusters: self.clusters.into_values().collect(),
+            clusters: self.clusters,
             counts: self.counts,
             assignments: self.late,
             onsets: self.onsets,
@@ -538,11 +568,13 @@ impl<'r> Clusterer<'r> {
     }
 
     fn sort_anchors(&mut self) {
+        let clusters = &self.clusters;
+        let fingerprint = |a: &Anchor| clusters[a.cluster as usize].fingerprint.as_str();
         for list in self.by_instance.values_mut() {
             list.sort_by(|a, b| {
                 a.time
                     .cmp(&b.time)
-                    .then_with(|| a.fingerprint.cmp(&b.fingerprint))
+                    .then_with(|| fingerprint(a).cmp(fingerprint(b)))
             });
         }
     }
@@ -592,34 +624,28 @@ impl<'r> Clusterer<'r> {
         let by_trace = req
             .trace
             .as_ref()
-            .and_then(|t| self.by_trace.get(t))
+            .and_then(|t| self.by_trace.get(&trace_key(t)))
             .filter(|a| match (a.time, window) {
                 (Some(t), Some((lo, hi))) => lo <= t && t <= hi,
                 _ => true,
             })
-            .map(|a| a.fingerprint.clone());
+            .map(|a| a.cluster);
         let (target, how) = match by_trace {
-            Some(fp) => (Some(fp), "trace"),
+            Some(p) => (Some(p), "trace"),
             None => (self.nearest_on_instance(&req), "instance"),
         };
-        let fp = match target {
-            Some(fp) if self.clusters.contains_key(&fp) => {
-                self.counts.http_linked += 1;
-                let cluster = self
-                    .clusters
-                    .get_mut(&fp)
-                    .expect("checked by contains_key above");
-                if let Some(h) = &req.entry.http {
-                    add_http(&mut cluster.http, &req.entry, h, how);
-                }
-                fp
+        let linked = target.and_then(|p| self.clusters.get_mut(p as usize));
+        let fp = if let Some(cluster) = linked {
+            self.counts.http_linked += 1;
+            if let Some(h) = &req.entry.http {
+                add_http(&mut cluster.http, &req.entry, h, how);
             }
-            _ => {
-                let Some(sig) = req.entry.http.as_ref().map(sign_request) else {
-                    return;
-                };
-                self.fold_request(sig, &req.entry, "none")
-            }
+            cluster.fingerprint.clone()
+        } else {
+            let Some(sig) = req.entry.http.as_ref().map(sign_request) else {
+                return;
+            };
+            self.fold_request(sig, &req.entry, "none")
         };
         if self.keep_assignments {
             self.late.push(Assignment {
@@ -630,8 +656,8 @@ impl<'r> Clusterer<'r> {
         }
     }
 
-    fn nearest_on_instance(&self, req: &PendingRequest) -> Option<String> {
-        let list = self.by_instance.get(req.instance.as_ref()?)?;
+    fn nearest_on_instance(&self, req: &PendingRequest) -> Option<u32> {
+        let list = self.by_instance.get(req.instance.as_deref()?)?;
         let start = req.time?;
         let latency = latency(&req.entry);
         let lo = start - INSTANCE_LINK_SLACK;
@@ -641,7 +667,7 @@ impl<'r> Clusterer<'r> {
             .iter()
             .take_while(|a| a.time.is_some_and(|t| t <= hi))
             .min_by_key(|a| a.time.map(|t| (t - start).abs()))
-            .map(|a| a.fingerprint.clone())
+            .map(|a| a.cluster)
     }
 }
 
