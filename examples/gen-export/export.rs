@@ -6,8 +6,8 @@
 //! (text and structured), 15% errors drawn from `signatures` distinct problems with
 //! variable ids, numbers, paths and addresses. Errors come as structured payloads,
 //! plain stderr lines, Python tracebacks in one entry, and Node stacks split over one
-//! entry per line. Timestamps rise over one day; each service deploys a new revision
-//! half-way through.
+//! entry per line. Timestamps rise over `days` from midnight UTC of 2026-11-20 (one day
+//! by default); each service deploys a new revision half-way through.
 
 // Clocks and skews are drawn as floats and cut to whole microseconds and indices on
 // purpose; the envelope takes every field an entry's origin has.
@@ -28,6 +28,8 @@ pub(crate) struct Spec {
     pub(crate) signatures: u32,
     /// Seed: the same seed gives the same bytes.
     pub(crate) seed: u64,
+    /// Days the timestamps span: fewer for a busier service, more for a longer export.
+    pub(crate) days: f64,
 }
 
 const PROJECT: &str = "acme-prod";
@@ -120,9 +122,11 @@ const ROUTES: [&str; 6] = [
 pub(crate) struct Generator {
     spec: Spec,
     rng: fastrand::Rng,
-    /// Seconds since the start of the day, as a float with microseconds.
+    /// Seconds since the first midnight, as a float with microseconds.
     clock: f64,
     step: f64,
+    /// Half of the span: where the new revisions start.
+    half: f64,
     written: u64,
     pending: std::collections::VecDeque<Value>,
     /// The trace of the last application error per service, for the next 5xx.
@@ -136,7 +140,8 @@ impl Generator {
             spec,
             rng: fastrand::Rng::with_seed(spec.seed),
             clock: 0.0,
-            step: 86_400.0 / spec.entries.max(1) as f64,
+            step: spec.days * 86_400.0 / spec.entries.max(1) as f64,
+            half: spec.days * 43_200.0,
             written: 0,
             pending: std::collections::VecDeque::new(),
             last_error_trace: [None, None, None],
@@ -150,20 +155,19 @@ impl Generator {
     }
 
     fn timestamp(&self, offset_us: u64) -> String {
+        /// Midnight UTC, 2026-11-20, in Unix seconds.
+        const START: i64 = 1_795_132_800;
         let us = (self.clock * 1e6) as u64 + offset_us;
-        let (s, frac) = (us / 1_000_000, us % 1_000_000);
-        format!(
-            "2026-11-20T{:02}:{:02}:{:02}.{frac:06}Z",
-            (s / 3600) % 24,
-            (s / 60) % 60,
-            s % 60
-        )
+        let secs = i64::try_from(us / 1_000_000).unwrap_or(i64::MAX);
+        let at =
+            chrono::DateTime::from_timestamp(START.saturating_add(secs), 0).unwrap_or_default();
+        format!("{}.{:06}Z", at.format("%Y-%m-%dT%H:%M:%S"), us % 1_000_000)
     }
 
     /// The service, revision and instance an entry comes from.
     fn origin(&mut self) -> (usize, String, String) {
         let svc = self.rng.usize(0..SERVICES.len());
-        let late = self.clock >= 43_200.0;
+        let late = self.clock >= self.half;
         let rev = format!(
             "{}-{:05}-{}",
             SERVICES[svc],

@@ -41,6 +41,10 @@ struct Args {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Days the timestamps span (more than 0, at most 3650): fewer writes the entries
+    /// denser, as a busier service would; more spreads them over a longer export.
+    #[arg(long, default_value_t = 1.0)]
+    days: f64,
     /// Output file (default: stdout).
     #[arg(short, long)]
     out: Option<PathBuf>,
@@ -48,6 +52,13 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
+    if !(args.days > 0.0 && args.days <= 3650.0) {
+        eprintln!(
+            "gen-export: --days must be more than 0 and at most 3650, not {}",
+            args.days
+        );
+        std::process::exit(2);
+    }
     if let Err(e) = run(&args) {
         eprintln!("gen-export: {e}");
         std::process::exit(1);
@@ -77,6 +88,7 @@ fn write_entries(args: &Args, mut w: impl Write) -> io::Result<()> {
         entries: args.entries,
         signatures: args.signatures.max(1),
         seed: args.seed,
+        days: args.days,
     });
     match args.format {
         Format::Ndjson => {

@@ -18,6 +18,7 @@ fn generated(entries: u64) -> Vec<Value> {
         entries,
         signatures: 300,
         seed: 7,
+        days: 1.0,
     })
     .collect()
 }
