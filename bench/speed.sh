@@ -7,9 +7,13 @@
 # Prints wall time, MB/s, entries/s and peak RSS (the largest single process, from
 # /usr/bin/time's %M) for each, and the ratios. With --curve, also the cost per entry
 # as distinct error signatures grow from 10 to 10,000. With --big GB, the bounded-memory
-# check: an export of about GB gigabytes (NDJSON, then a JSON array) is generated into a
-# pipe and read by `gcp-triage analyze -`, never written to disk; its peak RSS is set
-# against the smallest size's, and the script exits 1 if it is more than 10% higher.
+# check: an export of about GB gigabytes (NDJSON, then a JSON array) at the smallest
+# size's rate (that many entries a day, so over many days) is generated into a pipe and
+# read by `gcp-triage analyze -`, never written to disk; its peak RSS is set against the
+# smallest size's, and the script exits 1 if it is more than 10% higher or entries went
+# missing. The same gigabytes written into one day (a busier service) are measured too,
+# and reported without a bar: the errors kept for linking 5xx requests cover a window of
+# time, so they grow with the rate of errors up to their cap, not with the input.
 #
 # usage: bench/speed.sh [--sizes "100000 1000000"] [--runs N] [--curve] [--big GB] [--dir DIR]
 #   The generated files (about 2.1 GB per million entries in all shapes) go to DIR,
@@ -114,11 +118,12 @@ if curve:
         clusters = json.loads(out)["summary"]["clusters_total"]
         print(f"| {k:,} | {clusters:,} | {wall:.2f} | {200000 / wall:,.0f} | {wall / 200000 * 1e6:.2f} | {rss:.1f} |")
 
-def streamed(fmt, entries):
-    """Generates `entries` into a pipe read by `analyze -`: (bytes, entries read, wall s,
-    peak RSS MB of analyze alone)."""
+def streamed(fmt, entries, days):
+    """Generates `entries` over `days` into a pipe read by `analyze -`: (bytes, entries
+    read, wall s, peak RSS MB of analyze alone)."""
     with tempfile.NamedTemporaryFile("r") as t, tempfile.NamedTemporaryFile("r") as count:
         cmd = (f"set -o pipefail; {q(rel + '/examples/gen-export')} --entries {entries} --format {fmt}"
+               f" --days {days:.4f}"
                f" | tee >(wc -c > {q(count.name)})"
                f" | /usr/bin/time -f '%e %M' -o {q(t.name)} {q(triage)} -q analyze --format json -")
         out = subprocess.run(["bash", "-c", cmd], capture_output=True, check=True).stdout
@@ -140,22 +145,31 @@ if big:
     small = sizes[0]
     print()
     print(f"Bounded memory: about {big:g} GB generated into a pipe, read by `gcp-triage analyze -`,"
-          f" against {small} entries read from a file.")
+          f" against {small} entries (one day) read from a file.")
     print()
-    print("| input | bytes | entries read | wall s (generator shares the cores) | peak RSS MB | × RSS at "
+    print("| input | days | bytes | entries read | wall s (generator shares the cores) | peak RSS MB | × RSS at "
           f"{small} |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for fmt, ext in (("ndjson", "ndjson"), ("array", "json")):
         path = f"{folder}/{small}.{ext}"
         _, base_rss = measure(f"{q(triage)} -q analyze --format json {q(path)}", runs)
         per_entry = os.path.getsize(path) / int(small)
         entries = int(big * 1e9 / per_entry) + 1
-        size, read, wall, rss = streamed(fmt, entries)
+        print(f"| {fmt}, from a file | 1 | {os.path.getsize(path):,} | {int(small):,} | | {base_rss:.1f} | 1.00 |")
+        # Checked: the same rate as the file, so only the length differs.
+        days = entries / int(small)
+        size, read, wall, rss = streamed(fmt, entries, days)
         ratio = rss / base_rss
         failed |= ratio > 1.10 or read != entries
-        print(f"| {fmt}, {small} entries, from a file | {os.path.getsize(path):,} | {small} | | {base_rss:.1f} | 1.00 |")
-        print(f"| {fmt}, streamed | {size:,} | {read:,} | {wall:.1f} | {rss:.1f} | {ratio:.2f} |")
+        print(f"| {fmt}, streamed, same rate | {days:.1f} | {size:,} | {read:,} | {wall:.1f} | {rss:.1f} | {ratio:.2f} |")
+        if fmt == "ndjson":
+            # Reported: the same bytes in one day, {days:.0f} times the rate.
+            size, read, wall, rss = streamed(fmt, entries, 1)
+            failed |= read != entries
+            print(f"| {fmt}, streamed, one day ({days:.0f}× the rate; not checked) | 1 | {size:,} | {read:,} "
+                  f"| {wall:.1f} | {rss:.1f} | {rss / base_rss:.2f} |")
     print()
-    print("Bounded-memory check:", "FAILED (more than 10% above, or entries lost)" if failed else "passed (within 10%)")
+    print("Bounded-memory check (same rate):",
+          "FAILED (more than 10% above, or entries lost)" if failed else "passed (within 10%)")
 sys.exit(1 if failed else 0)
 PY
