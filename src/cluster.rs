@@ -131,8 +131,9 @@ pub struct Cluster {
     pub revisions: BTreeMap<String, u64>,
     /// Counts per location.
     pub locations: BTreeMap<String, u64>,
-    /// Distinct instances (at most 200 kept).
-    pub instances: BTreeSet<String>,
+    /// Distinct instances (at most 200 kept), by the xxh3-128 of their ids: only their
+    /// number is reported, and an id is about 64 bytes.
+    pub instances: BTreeSet<u128>,
     /// Distinct Error Reporting group ids.
     pub error_groups: BTreeSet<String>,
     /// Source locations with counts.
@@ -227,7 +228,8 @@ pub struct Finished {
 
 /// A trace name as 128 bits (xxh3-128), the key errors are kept under for linking: 16
 /// bytes a trace instead of its name (about 60). Two of a million traces kept at once
-/// share a key with a chance of about one in 10^26, so links are as by name.
+/// share a key with a chance of about one in 10^26, so links are as by name. Instances
+/// are counted per cluster the same way.
 fn trace_key(trace: &str) -> u128 {
     xxhash_rust::xxh3::xxh3_128(trace.as_bytes())
 }
@@ -776,7 +778,8 @@ impl Cluster {
         if let Some(i) = &entry.instance
             && self.instances.len() < MAX_DISTINCT
         {
-            self.instances.insert(i.clone());
+            self.instances
+                .insert(xxhash_rust::xxh3::xxh3_128(i.as_bytes()));
         }
     }
 
