@@ -163,7 +163,7 @@ pub struct Counts {
     pub http_linked: u64,
 }
 
-/// An error kept for linking: 24 bytes, its cluster by position.
+/// An error kept for linking: 20 bytes, its cluster by position.
 #[derive(Clone, Copy)]
 struct Anchor {
     time: Option<DateTime<Utc>>,
@@ -199,7 +199,7 @@ pub struct Clusterer<'r> {
     clusters: Vec<Cluster>,
     positions: HashMap<String, u32>,
     /// The worst error per trace, by [`trace_key`].
-    by_trace: HashMap<u128, Anchor>,
+    by_trace: HashMap<[u8; 16], Anchor>,
     by_instance: HashMap<Box<str>, Vec<Anchor>>,
     anchors: usize,
     pending: Vec<PendingRequest>,
@@ -229,9 +229,10 @@ pub struct Finished {
 /// A trace name as 128 bits (xxh3-128), the key errors are kept under for linking: 16
 /// bytes a trace instead of its name (about 60). Two of a million traces kept at once
 /// share a key with a chance of about one in 10^26, so links are as by name. Instances
-/// are counted per cluster the same way.
-fn trace_key(trace: &str) -> u128 {
-    xxhash_rust::xxh3::xxh3_128(trace.as_bytes())
+/// are counted per cluster the same way. As bytes, a key and its anchor take 36 bytes
+/// in the map, where a `u128`'s alignment would pad them to 48.
+fn trace_key(trace: &str) -> [u8; 16] {
+    xxhash_rust::xxh3::xxh3_128(trace.as_bytes()).to_le_bytes()
 }
 
 /// The instance (else the trace) an entry's order is judged within. Instance ids and
