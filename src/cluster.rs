@@ -4,7 +4,6 @@
 //! entries and 5xx request logs) are settled as the stream's timestamps move past
 //! them, so they cover a window of time, not the whole input; they are also capped.
 
-use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -460,18 +459,13 @@ impl<'r> Clusterer<'r> {
                 severity: entry.severity,
             };
             if let Some(t) = entry.trace.as_deref() {
-                match self.by_trace.entry(trace_key(t)) {
-                    MapEntry::Occupied(mut kept) => {
-                        let a = kept.get_mut();
-                        if (anchor.severity, std::cmp::Reverse(anchor.time))
-                            > (a.severity, std::cmp::Reverse(a.time))
-                        {
-                            *a = anchor;
-                        }
-                    }
-                    MapEntry::Vacant(slot) => {
-                        slot.insert(anchor);
-                    }
+                // A new trace keeps this error; a kept one gives way only to a worse error
+                // (more severe, or as severe and earlier).
+                let kept = self.by_trace.entry(trace_key(t)).or_insert(anchor);
+                if (anchor.severity, std::cmp::Reverse(anchor.time))
+                    > (kept.severity, std::cmp::Reverse(kept.time))
+                {
+                    *kept = anchor;
                 }
             }
             if let Some(i) = entry.instance.as_deref() {
