@@ -6,6 +6,7 @@
 //! [`report`] → [`sink`]. The middle stages are pure and deterministic; only sources
 //! and sinks do I/O. [`app`] wires them per subcommand.
 
+pub mod allocator;
 pub mod app;
 pub mod cli;
 pub mod clock;

@@ -42,6 +42,7 @@ fn load_config(explicit: Option<&std::path::Path>) -> Result<Option<Config>, Err
 }
 
 fn main() -> ExitCode {
+    gcp_triage::allocator::purge_freed_memory_at_once();
     let cli = Cli::parse();
     let output = Output::new(cli.verbose, cli.quiet, cli.color);
     let explicit = cli.config.as_deref();
