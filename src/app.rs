@@ -577,7 +577,9 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
             }
             None => Vec::new(),
         };
-    let precursors = crate::precursor::find(&finished.onsets);
+    let precursors = crate::precursor::find(&finished.onsets, |p| {
+        clusters[p as usize].fingerprint.as_str()
+    });
     let fail_hit = s
         .fail_on
         .and_then(|floor| {

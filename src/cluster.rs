@@ -197,7 +197,7 @@ pub struct Clusterer<'r> {
     /// The clusters in order of creation, and each one's position by fingerprint.
     clusters: Vec<Cluster>,
     positions: HashMap<String, u32>,
-    /// The worst error per trace, by [`trace_key`].
+    /// The worst error per trace, by [`name_key`].
     by_trace: HashMap<[u8; 16], Anchor>,
     by_instance: HashMap<Box<str>, Vec<Anchor>>,
     anchors: usize,
@@ -221,17 +221,19 @@ pub struct Finished {
     pub counts: Counts,
     /// Assignments decided only at the end (5xx request logs).
     pub assignments: Vec<Assignment>,
-    /// First occurrence of each cluster per instance, for precursors.
+    /// First occurrence of each cluster per instance, for precursors (clusters by
+    /// position in `clusters`).
     pub onsets: Onsets,
 }
 
-/// A trace name as 128 bits (xxh3-128), the key errors are kept under for linking: 16
-/// bytes a trace instead of its name (about 60). Two of a million traces kept at once
-/// share a key with a chance of about one in 10^26, so links are as by name. Instances
-/// are counted per cluster the same way. As bytes, a key and its anchor take 36 bytes
-/// in the map, where a `u128`'s alignment would pad them to 48.
-fn trace_key(trace: &str) -> [u8; 16] {
-    xxhash_rust::xxh3::xxh3_128(trace.as_bytes()).to_le_bytes()
+/// A trace name or an instance id as 128 bits (xxh3-128), the key errors are kept under
+/// for linking and onsets are grouped by: 16 bytes instead of the name (about 60). Two
+/// of a million names kept at once share a key with a chance of about one in 10^26, so
+/// links are as by name. Instances are counted per cluster the same way. As bytes, a
+/// key and its anchor take 36 bytes in the map, where a `u128`'s alignment would pad
+/// them to 48.
+pub(crate) fn name_key(name: &str) -> [u8; 16] {
+    xxhash_rust::xxh3::xxh3_128(name.as_bytes()).to_le_bytes()
 }
 
 /// The instance (else the trace) an entry's order is judged within. Instance ids and
@@ -449,8 +451,8 @@ impl<'r> Clusterer<'r> {
         }
         self.counts.clustered += 1;
         let fp = sig.fingerprint.clone();
-        self.observe_onset(&entry, &fp);
         let position = self.position_for(sig);
+        self.observe_onset(&entry, position);
         if entry.severity >= Severity::Error && self.anchors < MAX_LINK_RECORDS {
             self.anchors += 1;
             let anchor = Anchor {
@@ -461,7 +463,7 @@ impl<'r> Clusterer<'r> {
             if let Some(t) = entry.trace.as_deref() {
                 // A new trace keeps this error; a kept one gives way only to a worse error
                 // (more severe, or as severe and earlier).
-                let kept = self.by_trace.entry(trace_key(t)).or_insert(anchor);
+                let kept = self.by_trace.entry(name_key(t)).or_insert(anchor);
                 if (anchor.severity, std::cmp::Reverse(anchor.time))
                     > (kept.severity, std::cmp::Reverse(kept.time))
                 {
@@ -523,21 +525,21 @@ impl<'r> Clusterer<'r> {
         p
     }
 
-    fn observe_onset(&mut self, entry: &Entry, fingerprint: &str) {
+    fn observe_onset(&mut self, entry: &Entry, position: u32) {
         let failed_request = entry.http.as_ref().is_some_and(|h| h.status >= 500);
         if entry.severity < crate::precursor::MIN_SEVERITY && !failed_request {
             return;
         }
         if let (Some(group), Some(t)) = (order_group(entry), order_time(entry)) {
-            self.onsets.observe(group, fingerprint, t);
+            self.onsets.observe(name_key(group), position, t);
         }
     }
 
     /// Counts a request log into its own method/route/status cluster.
     fn fold_request(&mut self, sig: Signature, entry: &Entry, linked_by: &'static str) -> String {
         let fp = sig.fingerprint.clone();
-        self.observe_onset(entry, &fp);
         let position = self.position_for(sig);
+        self.observe_onset(entry, position);
         let cluster = &mut self.clusters[position as usize];
         cluster.observe(entry, entry.severity.max(Severity::Warning));
         if let Some(h) = &entry.http
@@ -621,7 +623,7 @@ impl<'r> Clusterer<'r> {
         let by_trace = req
             .trace
             .as_ref()
-            .and_then(|t| self.by_trace.get(&trace_key(t)))
+            .and_then(|t| self.by_trace.get(&name_key(t)))
             .filter(|a| match (a.time, window) {
                 (Some(t), Some((lo, hi))) => lo <= t && t <= hi,
                 _ => true,

@@ -36,30 +36,34 @@ const MAX_GROUPS: usize = 20_000;
 /// Clusters tracked per instance.
 const MAX_PER_GROUP: usize = 256;
 
-/// First occurrence of each cluster per instance (or trace).
+/// First occurrence of each cluster per instance (or trace): per group, by the key of
+/// its name (the xxh3-128 the clusterer keys traces by), the clusters by position with
+/// their first time, in position order. 16 bytes a cluster, where a fingerprint string
+/// as key took about 80 in a map.
 #[derive(Debug, Default)]
 pub struct Onsets {
-    groups: HashMap<String, HashMap<String, DateTime<Utc>>>,
+    groups: HashMap<[u8; 16], Vec<(u32, DateTime<Utc>)>>,
 }
 
 impl Onsets {
-    /// Records that cluster `fingerprint` occurred at `t` on `group`.
-    pub fn observe(&mut self, group: &str, fingerprint: &str, t: DateTime<Utc>) {
+    /// Records that the cluster at position `cluster` occurred at `t` on `group`.
+    pub fn observe(&mut self, group: [u8; 16], cluster: u32, t: DateTime<Utc>) {
         let full = self.groups.len() >= MAX_GROUPS;
-        let map = if let Some(m) = self.groups.get_mut(group) {
+        let firsts = if let Some(m) = self.groups.get_mut(&group) {
             m
         } else if full {
             return;
         } else {
-            self.groups.entry(group.to_string()).or_default()
+            self.groups.entry(group).or_default()
         };
-        let room = map.len() < MAX_PER_GROUP;
-        if let Some(first) = map.get_mut(fingerprint) {
-            if t < *first {
-                *first = t;
+        match firsts.binary_search_by_key(&cluster, |&(c, _)| c) {
+            Ok(i) => {
+                if t < firsts[i].1 {
+                    firsts[i].1 = t;
+                }
             }
-        } else if room {
-            map.insert(fingerprint.to_string(), t);
+            Err(i) if firsts.len() < MAX_PER_GROUP => firsts.insert(i, (cluster, t)),
+            Err(_) => {}
         }
     }
 }
@@ -92,16 +96,16 @@ fn median(sorted: &[f64]) -> f64 {
 /// Every precursor that meets the thresholds, strongest first for each later cluster
 /// (share, then shortest median gap).
 ///
-/// Works one later cluster at a time, so besides the onsets it holds only that
+/// `fingerprint` names the cluster at a position. Works one later cluster at a time, so besides the onsets it holds only that
 /// cluster's gaps, however many pairs of clusters occur near each other.
-pub fn find(onsets: &Onsets) -> Vec<Precursor> {
+pub fn find<'f>(onsets: &Onsets, fingerprint: impl Fn(u32) -> &'f str) -> Vec<Precursor> {
     // Each group's first occurrences, oldest first.
     let groups: Vec<Vec<(DateTime<Utc>, &str)>> = onsets
         .groups
         .values()
         .map(|group| {
             let mut firsts: Vec<(DateTime<Utc>, &str)> =
-                group.iter().map(|(fp, t)| (*t, fp.as_str())).collect();
+                group.iter().map(|&(c, t)| (t, fingerprint(c))).collect();
             firsts.sort_unstable();
             firsts
         })
@@ -219,6 +223,17 @@ pub fn chains(all: &[Precursor], ends: &[String], max_len: usize) -> Vec<Vec<Str
 mod tests {
     use super::*;
 
+    const NAMES: [&str; 6] = ["A", "B", "redis", "readiness", "ws", "close"];
+
+    fn observe(o: &mut Onsets, group: &str, name: &str, t: DateTime<Utc>) {
+        let position = u32::try_from(NAMES.iter().position(|n| *n == name).unwrap()).unwrap();
+        o.observe(crate::cluster::name_key(group), position, t);
+    }
+
+    fn find_named(o: &Onsets) -> Vec<Precursor> {
+        find(o, |c| NAMES[c as usize])
+    }
+
     fn at(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
     }
@@ -228,11 +243,11 @@ mod tests {
         let mut o = Onsets::default();
         for i in 0..n_with {
             let g = format!("i{i}");
-            o.observe(&g, "A", at(0));
-            o.observe(&g, "B", at(30));
+            observe(&mut o, &g, "A", at(0));
+            observe(&mut o, &g, "B", at(30));
         }
         for i in 0..n_without {
-            o.observe(&format!("j{i}"), "B", at(30));
+            observe(&mut o, &format!("j{i}"), "B", at(30));
         }
         o
     }
@@ -240,47 +255,47 @@ mod tests {
     #[test]
     fn share_at_the_threshold_is_claimed_just_under_is_not() {
         // 3 of 4 instances = 0.75: claimed.
-        let found = find(&onsets(3, 1));
+        let found = find_named(&onsets(3, 1));
         assert_eq!(found.len(), 1);
         let p = &found[0];
         assert_eq!((p.from.as_str(), p.to.as_str()), ("A", "B"));
         assert_eq!((p.instances, p.of), (3, 4));
         assert!((p.median_gap_secs - 30.0).abs() < 1e-9);
         // 2 of 3 = 0.67: not claimed.
-        assert!(find(&onsets(2, 1)).is_empty());
+        assert!(find_named(&onsets(2, 1)).is_empty());
     }
 
     #[test]
     fn one_instance_is_never_enough() {
-        assert!(find(&onsets(1, 0)).is_empty());
-        assert_eq!(find(&onsets(2, 0)).len(), 1);
+        assert!(find_named(&onsets(1, 0)).is_empty());
+        assert_eq!(find_named(&onsets(2, 0)).len(), 1);
     }
 
     #[test]
     fn gap_longer_than_the_limit_is_not_claimed() {
         let mut o = Onsets::default();
         for g in ["x", "y"] {
-            o.observe(g, "A", at(0));
-            o.observe(g, "B", at(MAX_GAP.num_seconds() + 1));
+            observe(&mut o, g, "A", at(0));
+            observe(&mut o, g, "B", at(MAX_GAP.num_seconds() + 1));
         }
-        assert!(find(&o).is_empty());
+        assert!(find_named(&o).is_empty());
         let mut o = Onsets::default();
         for g in ["x", "y"] {
-            o.observe(g, "A", at(0));
-            o.observe(g, "B", at(MAX_GAP.num_seconds()));
+            observe(&mut o, g, "A", at(0));
+            observe(&mut o, g, "B", at(MAX_GAP.num_seconds()));
         }
-        assert_eq!(find(&o).len(), 1);
+        assert_eq!(find_named(&o).len(), 1);
     }
 
     #[test]
     fn only_the_first_occurrence_per_instance_counts() {
         let mut o = Onsets::default();
         for g in ["x", "y"] {
-            o.observe(g, "B", at(100));
-            o.observe(g, "A", at(50));
-            o.observe(g, "A", at(500)); // later A does not move its onset
+            observe(&mut o, g, "B", at(100));
+            observe(&mut o, g, "A", at(50));
+            observe(&mut o, g, "A", at(500)); // later A does not move its onset
         }
-        let found = find(&o);
+        let found = find_named(&o);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].from, "A");
     }
@@ -289,12 +304,12 @@ mod tests {
     fn chains_follow_the_nearest_precursor() {
         let mut o = Onsets::default();
         for g in ["x", "y"] {
-            o.observe(g, "redis", at(0));
-            o.observe(g, "readiness", at(5));
-            o.observe(g, "ws", at(200));
-            o.observe(g, "close", at(201));
+            observe(&mut o, g, "redis", at(0));
+            observe(&mut o, g, "readiness", at(5));
+            observe(&mut o, g, "ws", at(200));
+            observe(&mut o, g, "close", at(201));
         }
-        let all = find(&o);
+        let all = find_named(&o);
         let chains = chains(&all, &["close".to_string(), "ws".to_string()], 6);
         assert_eq!(chains, vec![vec!["redis", "readiness", "ws", "close"]]);
     }
