@@ -130,9 +130,10 @@ pub struct Cluster {
     pub revisions: BTreeMap<String, u64>,
     /// Counts per location.
     pub locations: BTreeMap<String, u64>,
-    /// Distinct instances (at most 200 kept), by the xxh3-128 of their ids: only their
-    /// number is reported, and an id is about 64 bytes.
-    pub instances: BTreeSet<u128>,
+    /// Distinct instances (at most 200 kept), by the xxh3-64 of their ids, sorted: only
+    /// their number is reported, and an id is about 64 bytes. Two of 200 ids share a
+    /// hash with a chance of about one in 10^15.
+    pub instances: Vec<u64>,
     /// Distinct Error Reporting group ids.
     pub error_groups: BTreeSet<String>,
     /// Source locations with counts.
@@ -229,9 +230,8 @@ pub struct Finished {
 /// A trace name or an instance id as 128 bits (xxh3-128), the key errors are kept under
 /// for linking and onsets are grouped by: 16 bytes instead of the name (about 60). Two
 /// of a million names kept at once share a key with a chance of about one in 10^26, so
-/// links are as by name. Instances are counted per cluster the same way. As bytes, a
-/// key and its anchor take 36 bytes in the map, where a `u128`'s alignment would pad
-/// them to 48.
+/// links are as by name. As bytes, a key and its anchor take 36 bytes in the map,
+/// where a `u128`'s alignment would pad them to 48.
 pub(crate) fn name_key(name: &str) -> [u8; 16] {
     xxhash_rust::xxh3::xxh3_128(name.as_bytes()).to_le_bytes()
 }
@@ -513,7 +513,7 @@ impl<'r> Clusterer<'r> {
             services: BTreeMap::new(),
             revisions: BTreeMap::new(),
             locations: BTreeMap::new(),
-            instances: BTreeSet::new(),
+            instances: Vec::new(),
             error_groups: BTreeSet::new(),
             source_locations: BTreeMap::new(),
             early: Vec::new(),
@@ -775,8 +775,10 @@ impl Cluster {
         if let Some(i) = &entry.instance
             && self.instances.len() < MAX_DISTINCT
         {
-            self.instances
-                .insert(xxhash_rust::xxh3::xxh3_128(i.as_bytes()));
+            let key = xxhash_rust::xxh3::xxh3_64(i.as_bytes());
+            if let Err(at) = self.instances.binary_search(&key) {
+                self.instances.insert(at, key);
+            }
         }
     }
 
