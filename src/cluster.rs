@@ -171,15 +171,6 @@ struct Anchor {
     severity: Severity,
 }
 
-struct PendingRequest {
-    index: u64,
-    insert_id: Option<String>,
-    time: Option<DateTime<Utc>>,
-    trace: Option<String>,
-    instance: Option<String>,
-    entry: Entry,
-}
-
 /// An (insertId or position, fingerprint) pair for `--assignments`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
@@ -202,7 +193,8 @@ pub struct Clusterer<'r> {
     by_trace: HashMap<[u8; 16], Anchor>,
     by_instance: HashMap<Box<str>, Vec<Anchor>>,
     anchors: usize,
-    pending: Vec<PendingRequest>,
+    /// 5xx request logs not linked yet.
+    pending: Vec<Entry>,
     onsets: Onsets,
     /// Whether to keep the assignments decided when requests are linked.
     keep_assignments: bool,
@@ -406,14 +398,7 @@ impl<'r> Clusterer<'r> {
             if status >= 500 {
                 self.counts.clustered += 1;
                 if self.pending.len() < MAX_LINK_RECORDS {
-                    self.pending.push(PendingRequest {
-                        index: entry.index,
-                        insert_id: entry.insert_id.clone(),
-                        time: entry.timestamp,
-                        trace: entry.trace.clone(),
-                        instance: entry.instance.clone(),
-                        entry,
-                    });
+                    self.pending.push(entry);
                     return None;
                 }
                 let sig = entry.http.as_ref().map(sign_request)?;
@@ -586,9 +571,9 @@ impl<'r> Clusterer<'r> {
         self.sort_anchors();
         let reach = TRACE_LINK_SLACK + INSTANCE_LINK_SLACK;
         for req in std::mem::take(&mut self.pending) {
-            let passed = req.time.is_some_and(|start| {
-                now > start + latency(&req.entry) + reach || now < start - reach
-            });
+            let passed = req
+                .timestamp
+                .is_some_and(|start| now > start + latency(&req) + reach || now < start - reach);
             if passed {
                 self.resolve(req);
             } else {
@@ -613,11 +598,11 @@ impl<'r> Clusterer<'r> {
     /// Links one 5xx request log to the error behind it (its trace's worst error near
     /// it in time, else the nearest error on its instance), or counts it in its own
     /// request cluster.
-    fn resolve(&mut self, req: PendingRequest) {
-        let window = req.time.map(|start| {
+    fn resolve(&mut self, req: Entry) {
+        let window = req.timestamp.map(|start| {
             (
                 start - TRACE_LINK_SLACK,
-                start + latency(&req.entry) + TRACE_LINK_SLACK,
+                start + latency(&req) + TRACE_LINK_SLACK,
             )
         });
         let by_trace = req
@@ -636,15 +621,15 @@ impl<'r> Clusterer<'r> {
         let linked = target.and_then(|p| self.clusters.get_mut(p as usize));
         let fp = if let Some(cluster) = linked {
             self.counts.http_linked += 1;
-            if let Some(h) = &req.entry.http {
-                add_http(&mut cluster.http, &req.entry, h, how);
+            if let Some(h) = &req.http {
+                add_http(&mut cluster.http, &req, h, how);
             }
             cluster.fingerprint.clone()
         } else {
-            let Some(sig) = req.entry.http.as_ref().map(sign_request) else {
+            let Some(sig) = req.http.as_ref().map(sign_request) else {
                 return;
             };
-            self.fold_request(sig, &req.entry, "none")
+            self.fold_request(sig, &req, "none")
         };
         if self.keep_assignments {
             self.late.push(Assignment {
@@ -655,10 +640,10 @@ impl<'r> Clusterer<'r> {
         }
     }
 
-    fn nearest_on_instance(&self, req: &PendingRequest) -> Option<u32> {
+    fn nearest_on_instance(&self, req: &Entry) -> Option<u32> {
         let list = self.by_instance.get(req.instance.as_deref()?)?;
-        let start = req.time?;
-        let latency = latency(&req.entry);
+        let start = req.timestamp?;
+        let latency = latency(req);
         let lo = start - INSTANCE_LINK_SLACK;
         let hi = start + latency + INSTANCE_LINK_SLACK;
         let from = list.partition_point(|a| a.time.is_none_or(|t| t < lo));
@@ -683,23 +668,33 @@ fn add_http(impact: &mut HttpImpact, entry: &Entry, h: &HttpInfo, linked_by: &'s
     if !h.user_agent.is_empty() {
         bump(&mut impact.user_agents, Some(&h.user_agent));
     }
-    let ex = HttpExample {
-        insert_id: entry.insert_id.clone(),
-        timestamp: entry.timestamp,
-        status: h.status,
-        method: h.method.clone(),
-        url: redact(&h.url).into_owned(),
-        user_agent: h.user_agent.clone(),
-        latency_ms: h.latency_ms,
-        trace: entry.trace.clone(),
-        linked_by,
-    };
-    let pos = impact.examples.partition_point(|x| {
-        (x.timestamp, x.insert_id.as_deref()) <= (ex.timestamp, ex.insert_id.as_deref())
-    });
+    // The example (a redacted copy) is built only when it is kept, in a list that
+    // holds exactly HTTP_EXAMPLES.
+    let me = (entry.timestamp, entry.insert_id.as_deref());
+    let pos = impact
+        .examples
+        .partition_point(|x| (x.timestamp, x.insert_id.as_deref()) <= me);
     if pos < HTTP_EXAMPLES {
-        impact.examples.insert(pos, ex);
-        impact.examples.truncate(HTTP_EXAMPLES);
+        if impact.examples.len() == HTTP_EXAMPLES {
+            impact.examples.pop();
+        }
+        impact
+            .examples
+            .reserve_exact(HTTP_EXAMPLES - impact.examples.len());
+        impact.examples.insert(
+            pos,
+            HttpExample {
+                insert_id: entry.insert_id.clone(),
+                timestamp: entry.timestamp,
+                status: h.status,
+                method: h.method.clone(),
+                url: redact(&h.url).into_owned(),
+                user_agent: h.user_agent.clone(),
+                latency_ms: h.latency_ms,
+                trace: entry.trace.clone(),
+                linked_by,
+            },
+        );
     }
 }
 
