@@ -4,10 +4,11 @@
 //! entries and 5xx request logs) are settled as the stream's timestamps move past
 //! them, so they cover a window of time, not the whole input; they are also capped.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::entry::{Entry, HttpInfo, Severity, SeveritySource};
 use crate::precursor::Onsets;
@@ -80,8 +81,8 @@ pub struct HttpExample {
     pub method: String,
     /// URL, redacted.
     pub url: String,
-    /// User agent.
-    pub user_agent: String,
+    /// User agent (shared by the examples that have it).
+    pub user_agent: Arc<str>,
     /// Latency in milliseconds.
     pub latency_ms: Option<f64>,
     /// Trace id.
@@ -101,12 +102,68 @@ pub struct HttpImpact {
     pub linked_by_instance: u64,
     /// Counts per status.
     pub statuses: BTreeMap<u16, u64>,
-    /// Counts per `METHOD route`.
-    pub routes: BTreeMap<String, u64>,
+    /// Counts per `METHOD route` (at most 200 distinct).
+    pub routes: NameCounts,
     /// Counts per user agent (at most 200 distinct).
-    pub user_agents: BTreeMap<String, u64>,
+    pub user_agents: NameCounts,
     /// The earliest few requests.
     pub examples: Vec<HttpExample>,
+}
+
+/// Counts per name, in name order, for at most [`MAX_DISTINCT`] names: a vector where
+/// a `BTreeMap` took a node per 11 names, and names shared between clusters through
+/// [`Names`] (the same routes and user agents recur in every cluster a 5xx links to).
+/// Serialized as a map, like the `BTreeMap` it replaces.
+#[derive(Debug, Clone, Default)]
+pub struct NameCounts(Vec<(Arc<str>, u64)>);
+
+impl NameCounts {
+    /// Counts one more `name`, if it is counted already or there is room for it.
+    fn bump(&mut self, name: &str, names: &mut Names) {
+        match self.0.binary_search_by(|(n, _)| (**n).cmp(name)) {
+            Ok(i) => self.0[i].1 += 1,
+            Err(i) if self.0.len() < MAX_DISTINCT => self.0.insert(i, (names.get(name), 1)),
+            Err(_) => {}
+        }
+    }
+
+    /// The names with their counts, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.0.iter().map(|(n, c)| (&**n, *c))
+    }
+
+    /// How many names are counted.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no name is counted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for NameCounts {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+/// The names the clusters' counts and HTTP examples share: each distinct name stored
+/// once. A name comes here only when a count or an example takes it, so this holds no
+/// more names than they do.
+#[derive(Debug, Default)]
+struct Names(HashSet<Arc<str>>);
+
+impl Names {
+    fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(n) = self.0.get(name) {
+            return Arc::clone(n);
+        }
+        let n: Arc<str> = Arc::from(name);
+        self.0.insert(Arc::clone(&n));
+        n
+    }
 }
 
 /// One cluster: everything known about one fingerprint.
@@ -196,6 +253,7 @@ pub struct Clusterer<'r> {
     /// 5xx request logs not linked yet.
     pending: Vec<Entry>,
     onsets: Onsets,
+    names: Names,
     /// Whether to keep the assignments decided when requests are linked.
     keep_assignments: bool,
     late: Vec<Assignment>,
@@ -360,6 +418,7 @@ impl<'r> Clusterer<'r> {
             anchors: 0,
             pending: Vec::new(),
             onsets: Onsets::default(),
+            names: Names::default(),
             keep_assignments: false,
             late: Vec::new(),
             now: None,
@@ -530,7 +589,7 @@ impl<'r> Clusterer<'r> {
         if let Some(h) = &entry.http
             && h.status >= 500
         {
-            add_http(&mut cluster.http, entry, h, linked_by);
+            add_http(&mut cluster.http, &mut self.names, entry, h, linked_by);
         }
         cluster.offer(entry, 0);
         fp
@@ -622,7 +681,7 @@ impl<'r> Clusterer<'r> {
         let fp = if let Some(cluster) = linked {
             self.counts.http_linked += 1;
             if let Some(h) = &req.http {
-                add_http(&mut cluster.http, &req, h, how);
+                add_http(&mut cluster.http, &mut self.names, &req, h, how);
             }
             cluster.fingerprint.clone()
         } else {
@@ -655,7 +714,13 @@ impl<'r> Clusterer<'r> {
     }
 }
 
-fn add_http(impact: &mut HttpImpact, entry: &Entry, h: &HttpInfo, linked_by: &'static str) {
+fn add_http(
+    impact: &mut HttpImpact,
+    names: &mut Names,
+    entry: &Entry,
+    h: &HttpInfo,
+    linked_by: &'static str,
+) {
     impact.count += 1;
     match linked_by {
         "trace" => impact.linked_by_trace += 1,
@@ -664,9 +729,9 @@ fn add_http(impact: &mut HttpImpact, entry: &Entry, h: &HttpInfo, linked_by: &'s
     }
     *impact.statuses.entry(h.status).or_default() += 1;
     let route = format!("{} {}", h.method, crate::signature::route(&h.url));
-    bump(&mut impact.routes, Some(&route));
+    impact.routes.bump(&route, names);
     if !h.user_agent.is_empty() {
-        bump(&mut impact.user_agents, Some(&h.user_agent));
+        impact.user_agents.bump(&h.user_agent, names);
     }
     // The example (a redacted copy) is built only when it is kept, in a list that
     // holds exactly HTTP_EXAMPLES.
@@ -689,7 +754,7 @@ fn add_http(impact: &mut HttpImpact, entry: &Entry, h: &HttpInfo, linked_by: &'s
                 status: h.status,
                 method: h.method.clone(),
                 url: redact(&h.url).into_owned(),
-                user_agent: h.user_agent.clone(),
+                user_agent: names.get(&h.user_agent),
                 latency_ms: h.latency_ms,
                 trace: entry.trace.clone(),
                 linked_by,
@@ -837,6 +902,36 @@ mod properties {
                 shuffled.swap(i, j);
             }
             prop_assert_eq!(clusters_of(&lines, &rules), clusters_of(&shuffled, &rules));
+        }
+
+        /// Counts per name hold and serialize what the `BTreeMap` they replace did,
+        /// past the cap on distinct names, and share each name between counts.
+        #[test]
+        fn name_counts_count_like_a_capped_map(
+            picks in proptest::collection::vec((0u16..400, any::<bool>()), 0..1500),
+        ) {
+            let name = |k: u16, wide: bool| {
+                if wide { format!("Grüße/{k}") } else { format!("GET /api/{k}") }
+            };
+            let mut names = Names::default();
+            let (mut a, mut b) = (NameCounts::default(), NameCounts::default());
+            let mut reference: BTreeMap<String, u64> = BTreeMap::new();
+            for &(k, wide) in &picks {
+                let n = name(k, wide);
+                a.bump(&n, &mut names);
+                b.bump(&n, &mut names);
+                bump(&mut reference, Some(&n));
+            }
+            prop_assert_eq!(a.len(), reference.len());
+            prop_assert!(a.len() <= MAX_DISTINCT);
+            prop_assert_eq!(
+                serde_json::to_string(&a).unwrap(),
+                serde_json::to_string(&reference).unwrap()
+            );
+            for ((x, _), (y, _)) in a.0.iter().zip(&b.0) {
+                prop_assert!(Arc::ptr_eq(x, y));
+            }
+            prop_assert_eq!(names.0.len(), a.len());
         }
     }
 }

@@ -261,12 +261,16 @@ pub struct Report {
     pub clusters: Vec<ClusterView>,
 }
 
-fn sorted_counts(map: &BTreeMap<String, u64>) -> Vec<NameCount> {
-    let mut v: Vec<NameCount> = map
-        .iter()
+/// Names with counts (from a `BTreeMap<String, u64>` or a
+/// [`NameCounts`](crate::cluster::NameCounts)), most first.
+fn sorted_counts<'a, N: AsRef<str> + 'a, C: std::borrow::Borrow<u64> + 'a>(
+    counts: impl IntoIterator<Item = (N, C)>,
+) -> Vec<NameCount> {
+    let mut v: Vec<NameCount> = counts
+        .into_iter()
         .map(|(n, c)| NameCount {
-            name: n.clone(),
-            count: *c,
+            name: n.as_ref().to_string(),
+            count: *c.borrow(),
         })
         .collect();
     v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
@@ -315,7 +319,7 @@ fn build_whys(
             .iter()
             .map(|(s, n)| format!("{s}×{n}"))
             .collect();
-        let routes: Vec<String> = sorted_counts(&http.routes)
+        let routes: Vec<String> = sorted_counts(http.routes.iter())
             .iter()
             .take(3)
             .map(|r| r.name.clone())
@@ -335,7 +339,7 @@ fn build_whys(
                 )
             })
             .collect();
-        if let Some(ua) = sorted_counts(&http.user_agents).first() {
+        if let Some(ua) = sorted_counts(http.user_agents.iter()).first() {
             evidence.push(format!(
                 "most frequent user agent: {} ({}×)",
                 ua.name, ua.count
