@@ -247,7 +247,7 @@ pub struct Clusterer<'r> {
     clusters: Vec<Cluster>,
     positions: HashMap<String, u32>,
     /// The worst error per trace, by [`name_key`].
-    by_trace: HashMap<[u8; 16], Anchor>,
+    by_trace: TraceAnchors,
     by_instance: HashMap<Box<str>, Vec<Anchor>>,
     anchors: usize,
     /// 5xx request logs not linked yet.
@@ -262,6 +262,90 @@ pub struct Clusterer<'r> {
     added: u64,
     /// Counters for the summary.
     pub counts: Counts,
+}
+
+/// The worst error per trace: a vector sorted by trace key, one anchor a trace, where a
+/// hash map kept twice the slots (the marks left by forgetting keep it large), plus
+/// the errors added since the last merge. Read only after [`TraceAnchors::merge`].
+#[derive(Default)]
+struct TraceAnchors {
+    merged: Vec<([u8; 16], Anchor)>,
+    recent: Vec<([u8; 16], Anchor)>,
+}
+
+impl TraceAnchors {
+    fn push(&mut self, key: [u8; 16], anchor: Anchor) {
+        self.recent.push((key, anchor));
+    }
+
+    /// Folds the errors added since the last merge in: a new trace keeps its first
+    /// error, a kept one gives way only to a worse error (more severe, or as severe and
+    /// earlier), in the order they were added.
+    fn merge(&mut self) {
+        fn fold(kept: &mut Anchor, a: Anchor) {
+            if (a.severity, std::cmp::Reverse(a.time))
+                > (kept.severity, std::cmp::Reverse(kept.time))
+            {
+                *kept = a;
+            }
+        }
+        // Stable: a trace's errors stay in the order they were added.
+        self.recent.sort_by_key(|&(key, _)| key);
+        let mut added: Vec<([u8; 16], Anchor)> = Vec::new();
+        for group in self.recent.chunk_by(|a, b| a.0 == b.0) {
+            let key = group[0].0;
+            let (kept, rest) = if let Ok(at) = self.merged.binary_search_by(|(k, _)| k.cmp(&key)) {
+                (&mut self.merged[at].1, group)
+            } else {
+                added.push(group[0]);
+                let last = added.len() - 1;
+                (&mut added[last].1, &group[1..])
+            };
+            for &(_, a) in rest {
+                fold(kept, a);
+            }
+        }
+        self.recent.clear();
+        if added.is_empty() {
+            return;
+        }
+        // Both runs are sorted by key and share none: merge them from the back, into
+        // room grown by an eighth at least rather than doubled.
+        let (old, new) = (self.merged.len(), added.len());
+        if self.merged.capacity() < old + new {
+            self.merged.reserve_exact(new.max(old / 8));
+        }
+        self.merged.extend_from_slice(&added);
+        // Elements of each run still to place.
+        let (mut from_old, mut from_new) = (old, new);
+        while from_new > 0 {
+            let to = from_old + from_new - 1;
+            if from_old > 0 && self.merged[from_old - 1].0 > added[from_new - 1].0 {
+                self.merged[to] = self.merged[from_old - 1];
+                from_old -= 1;
+            } else {
+                self.merged[to] = added[from_new - 1];
+                from_new -= 1;
+            }
+        }
+    }
+
+    fn get(&self, key: &[u8; 16]) -> Option<&Anchor> {
+        debug_assert!(self.recent.is_empty(), "read before a merge");
+        self.merged
+            .binary_search_by(|(k, _)| k.cmp(key))
+            .ok()
+            .map(|i| &self.merged[i].1)
+    }
+
+    fn retain(&mut self, keep: impl Fn(&Anchor) -> bool) {
+        self.merged.retain(|(_, a)| keep(a));
+    }
+
+    /// Traces kept, and errors not merged yet.
+    fn len(&self) -> usize {
+        self.merged.len() + self.recent.len()
+    }
 }
 
 /// What [`Clusterer::finish`] hands back.
@@ -413,7 +497,7 @@ impl<'r> Clusterer<'r> {
             min_severity,
             clusters: Vec::new(),
             positions: HashMap::new(),
-            by_trace: HashMap::new(),
+            by_trace: TraceAnchors::default(),
             by_instance: HashMap::new(),
             anchors: 0,
             pending: Vec::new(),
@@ -505,14 +589,7 @@ impl<'r> Clusterer<'r> {
                 severity: entry.severity,
             };
             if let Some(t) = entry.trace.as_deref() {
-                // A new trace keeps this error; a kept one gives way only to a worse error
-                // (more severe, or as severe and earlier).
-                let kept = self.by_trace.entry(name_key(t)).or_insert(anchor);
-                if (anchor.severity, std::cmp::Reverse(anchor.time))
-                    > (kept.severity, std::cmp::Reverse(kept.time))
-                {
-                    *kept = anchor;
-                }
+                self.by_trace.push(name_key(t), anchor);
             }
             if let Some(i) = entry.instance.as_deref() {
                 match self.by_instance.get_mut(i) {
@@ -599,6 +676,7 @@ impl<'r> Clusterer<'r> {
     /// assignments decided only now.
     pub fn finish(mut self) -> Finished {
         self.sort_anchors();
+        self.by_trace.merge();
         for req in std::mem::take(&mut self.pending) {
             self.resolve(req);
         }
@@ -628,6 +706,7 @@ impl<'r> Clusterer<'r> {
     fn settle(&mut self) {
         let Some(now) = self.now else { return };
         self.sort_anchors();
+        self.by_trace.merge();
         let reach = TRACE_LINK_SLACK + INSTANCE_LINK_SLACK;
         for req in std::mem::take(&mut self.pending) {
             let passed = req
@@ -641,7 +720,7 @@ impl<'r> Clusterer<'r> {
         }
         let keep = reach + TRACE_LINK_SLACK + MAX_REQUEST;
         let near = |a: &Anchor| a.time.is_none_or(|t| (t - now).abs() <= keep);
-        self.by_trace.retain(|_, a| near(a));
+        self.by_trace.retain(near);
         for list in self.by_instance.values_mut() {
             list.retain(near);
         }
@@ -902,6 +981,50 @@ mod properties {
                 shuffled.swap(i, j);
             }
             prop_assert_eq!(clusters_of(&lines, &rules), clusters_of(&shuffled, &rules));
+        }
+
+        /// The sorted trace anchors keep, per trace, the error the hash map they
+        /// replace kept (the first, unless a worse one came), through merges at any
+        /// point and forgetting by time.
+        #[test]
+        fn trace_anchors_keep_what_a_map_kept(
+            ops in proptest::collection::vec((0u8..20, 0u8..3, 0i64..20, 0u8..64), 0..1000),
+        ) {
+            let at = |secs: i64| DateTime::from_timestamp(1_700_000_000 + secs, 0);
+            let mut anchors = TraceAnchors::default();
+            let mut reference: HashMap<[u8; 16], Anchor> = HashMap::new();
+            for (n, &(trace, severity, secs, op)) in ops.iter().enumerate() {
+                let key = name_key(&format!("t{trace}"));
+                let anchor = Anchor {
+                    time: if secs == 0 { None } else { at(secs) },
+                    cluster: u32::try_from(n).unwrap(),
+                    severity: [Severity::Warning, Severity::Error, Severity::Critical]
+                        [usize::from(severity)],
+                };
+                anchors.push(key, anchor);
+                let kept = reference.entry(key).or_insert(anchor);
+                if (anchor.severity, std::cmp::Reverse(anchor.time))
+                    > (kept.severity, std::cmp::Reverse(kept.time))
+                {
+                    *kept = anchor;
+                }
+                if op == 0 {
+                    // Forget what is before a time, like a settle pass.
+                    let near = |a: &Anchor| a.time.is_none_or(|t| at(secs).is_some_and(|c| t >= c));
+                    anchors.merge();
+                    anchors.retain(near);
+                    reference.retain(|_, a| near(a));
+                } else if op == 1 {
+                    anchors.merge();
+                }
+            }
+            anchors.merge();
+            prop_assert_eq!(anchors.len(), reference.len());
+            prop_assert!(anchors.merged.windows(2).all(|w| w[0].0 < w[1].0));
+            for (key, kept) in &reference {
+                let got = anchors.get(key);
+                prop_assert_eq!(got.map(|a| (a.cluster, a.time)), Some((kept.cluster, kept.time)));
+            }
         }
 
         /// Counts per name hold and serialize what the `BTreeMap` they replace did,
