@@ -81,7 +81,7 @@ pub struct HttpExample {
     pub method: String,
     /// URL, redacted.
     pub url: String,
-    /// User agent (shared by the examples that have it).
+    /// User agent (shared with the cluster's user-agent counts).
     pub user_agent: Arc<str>,
     /// Latency in milliseconds.
     pub latency_ms: Option<f64>,
@@ -127,6 +127,12 @@ impl NameCounts {
         }
     }
 
+    /// The stored name equal to `name`, if it is counted.
+    fn shared(&self, name: &str) -> Option<Arc<str>> {
+        let at = self.0.binary_search_by(|(n, _)| (**n).cmp(name)).ok()?;
+        Some(Arc::clone(&self.0[at].0))
+    }
+
     /// The names with their counts, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
         self.0.iter().map(|(n, c)| (&**n, *c))
@@ -149,9 +155,8 @@ impl Serialize for NameCounts {
     }
 }
 
-/// The names the clusters' counts and HTTP examples share: each distinct name stored
-/// once. A name comes here only when a count or an example takes it, so this holds no
-/// more names than they do.
+/// The names the clusters' counts share: each distinct name stored once. A name comes
+/// here only when a count takes it, so this holds no more names than the counts do.
 #[derive(Debug, Default)]
 struct Names(HashSet<Arc<str>>);
 
@@ -350,7 +355,8 @@ impl TraceAnchors {
 
 /// What [`Clusterer::finish`] hands back.
 pub struct Finished {
-    /// The clusters, unordered.
+    /// The clusters in order of creation (not ranked): [`Finished::onsets`] refers to
+    /// them by position, so reorder them only after reading those.
     pub clusters: Vec<Cluster>,
     /// Counters for the summary.
     pub counts: Counts,
@@ -361,11 +367,11 @@ pub struct Finished {
     pub onsets: Onsets,
 }
 
-/// A trace name or an instance id as 128 bits (xxh3-128), the key errors are kept under
-/// for linking and onsets are grouped by: 16 bytes instead of the name (about 60). Two
-/// of a million names kept at once share a key with a chance of about one in 10^26, so
-/// links are as by name. As bytes, a key and its anchor take 36 bytes in the map,
-/// where a `u128`'s alignment would pad them to 48.
+/// A trace name or an instance id as 128 bits (xxh3-128): the key the worst error per
+/// trace is kept under, and onsets are grouped by. 16 bytes instead of the name (about
+/// 60). Two of a million names kept at once share a key with a chance of about one in
+/// 10^26, so links are as by name. As bytes, a key and its anchor take 36 bytes, where
+/// a `u128`'s alignment would pad them to 48.
 pub(crate) fn name_key(name: &str) -> [u8; 16] {
     xxhash_rust::xxh3::xxh3_128(name.as_bytes()).to_le_bytes()
 }
@@ -672,8 +678,8 @@ impl<'r> Clusterer<'r> {
         fp
     }
 
-    /// Links pending 5xx request logs and returns the clusters (unordered) and the
-    /// assignments decided only now.
+    /// Links pending 5xx request logs and returns the clusters (in order of creation)
+    /// and the assignments decided only now.
     pub fn finish(mut self) -> Finished {
         self.sort_anchors();
         self.by_trace.merge();
@@ -704,9 +710,10 @@ impl<'r> Clusterer<'r> {
     /// to them is still to come, in input sorted by time either way), then forgets the
     /// errors no request could link to any more.
     fn settle(&mut self) {
+        // Even without timestamps: one anchor per trace rather than every error.
+        self.by_trace.merge();
         let Some(now) = self.now else { return };
         self.sort_anchors();
-        self.by_trace.merge();
         let reach = TRACE_LINK_SLACK + INSTANCE_LINK_SLACK;
         for req in std::mem::take(&mut self.pending) {
             let passed = req
@@ -833,7 +840,11 @@ fn add_http(
                 status: h.status,
                 method: h.method.clone(),
                 url: redact(&h.url).into_owned(),
-                user_agent: names.get(&h.user_agent),
+                // The counted name when there is one (the same allocation).
+                user_agent: impact
+                    .user_agents
+                    .shared(&h.user_agent)
+                    .unwrap_or_else(|| Arc::from(h.user_agent.as_str())),
                 latency_ms: h.latency_ms,
                 trace: entry.trace.clone(),
                 linked_by,

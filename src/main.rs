@@ -41,8 +41,15 @@ fn load_config(explicit: Option<&std::path::Path>) -> Result<Option<Config>, Err
     }
 }
 
+/// The allocator's options, set before anything else runs.
+#[allow(unsafe_code)]
+fn set_allocator_options() {
+    // SAFETY: called first in `main`, before the program starts any thread.
+    unsafe { gcp_triage::allocator::purge_freed_memory_at_once() }
+}
+
 fn main() -> ExitCode {
-    gcp_triage::allocator::purge_freed_memory_at_once();
+    set_allocator_options();
     let cli = Cli::parse();
     let output = Output::new(cli.verbose, cli.quiet, cli.color);
     let explicit = cli.config.as_deref();

@@ -96,8 +96,9 @@ fn median(sorted: &[f64]) -> f64 {
 /// Every precursor that meets the thresholds, strongest first for each later cluster
 /// (share, then shortest median gap).
 ///
-/// `fingerprint` names the cluster at a position. Works one later cluster at a time, so besides the onsets it holds only that
-/// cluster's gaps, however many pairs of clusters occur near each other.
+/// `fingerprint` names the cluster at a position. Works one later cluster at a time,
+/// so besides the onsets it holds only that cluster's gaps, however many pairs of
+/// clusters occur near each other.
 pub fn find<'f>(onsets: &Onsets, fingerprint: impl Fn(u32) -> &'f str) -> Vec<Precursor> {
     // Each group's first occurrences, oldest first.
     let groups: Vec<Vec<(DateTime<Utc>, &str)>> = onsets

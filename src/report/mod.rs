@@ -263,7 +263,7 @@ pub struct Report {
 
 /// Names with counts (from a `BTreeMap<String, u64>` or a
 /// [`NameCounts`](crate::cluster::NameCounts)), most first.
-fn sorted_counts<'a, N: AsRef<str> + 'a, C: std::borrow::Borrow<u64> + 'a>(
+fn sorted_counts<N: AsRef<str>, C: std::borrow::Borrow<u64>>(
     counts: impl IntoIterator<Item = (N, C)>,
 ) -> Vec<NameCount> {
     let mut v: Vec<NameCount> = counts
