@@ -110,10 +110,10 @@ pub struct HttpImpact {
     pub examples: Vec<HttpExample>,
 }
 
-/// Counts per name, in name order, for at most [`MAX_DISTINCT`] names: a vector where
-/// a `BTreeMap` took a node per 11 names, and names shared between clusters through
-/// [`Names`] (the same routes and user agents recur in every cluster a 5xx links to).
-/// Serialized as a map, like the `BTreeMap` it replaces.
+/// Counts per name, in name order, for at most 200 names: a vector where a `BTreeMap`
+/// took a node per 11 names, with each name stored once for all clusters (the same
+/// routes and user agents recur in every cluster a 5xx links to). Serialized as a map,
+/// like the `BTreeMap` it replaces.
 #[derive(Debug, Clone, Default)]
 pub struct NameCounts(Vec<(Arc<str>, u64)>);
 
