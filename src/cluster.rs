@@ -120,7 +120,7 @@ pub struct NameCounts(Vec<(Arc<str>, u64)>);
 impl NameCounts {
     /// Counts one more `name`, if it is counted already or there is room for it.
     fn bump(&mut self, name: &str, names: &mut Names) {
-        match self.0.binary_search_by(|(n, _)| (**n).cmp(name)) {
+        match self.position(name) {
             Ok(i) => self.0[i].1 += 1,
             Err(i) if self.0.len() < MAX_DISTINCT => self.0.insert(i, (names.get(name), 1)),
             Err(_) => {}
@@ -129,8 +129,13 @@ impl NameCounts {
 
     /// The stored name equal to `name`, if it is counted.
     fn shared(&self, name: &str) -> Option<Arc<str>> {
-        let at = self.0.binary_search_by(|(n, _)| (**n).cmp(name)).ok()?;
+        let at = self.position(name).ok()?;
         Some(Arc::clone(&self.0[at].0))
+    }
+
+    /// Where `name` is, or where it would go.
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(n, _)| (**n).cmp(name))
     }
 
     /// The names with their counts, in name order.
