@@ -713,25 +713,45 @@ impl<'r> Clusterer<'r> {
 
     /// Links the pending requests the stream has moved past (no error that could link
     /// to them is still to come, in input sorted by time either way), then forgets the
-    /// errors no request could link to any more.
+    /// errors no request could link to any more: older than every window still open
+    /// (about 30 min back in ascending input with short requests), or more than
+    /// 1 h 20 min from where the stream is (a request still to come in descending
+    /// input may have started 1 h before its errors).
+    ///
+    /// A trace keeps its worst error only: one forgotten leaves room for a later error
+    /// of the same trace.
     fn settle(&mut self) {
         // Even without timestamps: one anchor per trace rather than every error.
         self.by_trace.merge();
         let Some(now) = self.now else { return };
         self.sort_anchors();
         let reach = TRACE_LINK_SLACK + INSTANCE_LINK_SLACK;
-        for req in std::mem::take(&mut self.pending) {
-            let passed = req
+        let mut passed = Vec::new();
+        // In place: the pending list keeps its room from one pass to the next.
+        self.pending.retain_mut(|req| {
+            let open = !req
                 .timestamp
-                .is_some_and(|start| now > start + latency(&req) + reach || now < start - reach);
-            if passed {
-                self.resolve(req);
-            } else {
-                self.pending.push(req);
+                .is_some_and(|start| now > start + latency(req) + reach || now < start - reach);
+            if !open {
+                passed.push(std::mem::take(req));
             }
+            open
+        });
+        for req in passed {
+            self.resolve(req);
         }
+        // The oldest window still to be decided opens at the oldest pending request's
+        // start, or at a request still to come (no earlier than `now`, less `reach` of
+        // disorder, in input sorted by time either way).
+        let oldest = self
+            .pending
+            .iter()
+            .filter_map(|req| req.timestamp)
+            .fold(now, DateTime::min);
         let keep = reach + TRACE_LINK_SLACK + MAX_REQUEST;
-        let near = |a: &Anchor| a.time.is_none_or(|t| (t - now).abs() <= keep);
+        let from = (oldest - reach - TRACE_LINK_SLACK).max(now - keep);
+        let until = now + keep;
+        let near = |a: &Anchor| a.time.is_none_or(|t| from <= t && t <= until);
         self.by_trace.retain(near);
         for list in self.by_instance.values_mut() {
             list.retain(near);
@@ -1171,6 +1191,89 @@ mod linking {
             assert!(pending < 4096 + 200, "{name}: {pending} requests pending");
             assert!(anchors < 1300 + 4096, "{name}: {anchors} errors kept");
         }
+    }
+
+    /// A successful request log: read and counted below the threshold.
+    fn ok(secs: i64, n: i64) -> Entry {
+        Entry {
+            timestamp: Some(at(secs)),
+            severity: Severity::Info,
+            severity_source: SeveritySource::HttpStatus,
+            instance: Some(format!("i{}", n % 7)),
+            http: Some(HttpInfo {
+                method: "GET".to_string(),
+                url: "/".to_string(),
+                status: 200,
+                latency_ms: Some(20.0),
+                ..HttpInfo::default()
+            }),
+            ..Entry::default()
+        }
+    }
+
+    /// `secs` of traffic, ascending: ten entries a second, one of them an error with a
+    /// trace of its own.
+    fn traffic(secs: i64) -> Vec<Entry> {
+        let mut out = Vec::new();
+        for t in 0..secs {
+            out.push(error(t, &format!("t{t}"), &format!("i{}", t % 7)));
+            out.extend((0..9).map(|n| ok(t, n)));
+        }
+        out
+    }
+
+    fn add_all(c: &mut Clusterer<'_>, entries: Vec<Entry>, mut after: impl FnMut(&Clusterer<'_>)) {
+        for (i, mut e) in entries.into_iter().enumerate() {
+            e.index = i as u64 + 1;
+            c.add(Stitched {
+                entry: e,
+                joined: Vec::new(),
+            });
+            after(c);
+        }
+    }
+
+    #[test]
+    fn errors_are_forgotten_once_no_open_window_reaches_them() {
+        let rules = RuleSet::load(true, &[]).unwrap();
+        let mut c = Clusterer::new(&rules, Severity::Warning);
+        let (mut by_trace, mut on_instances) = (0, 0);
+        add_all(&mut c, traffic(3 * 3600), |c| {
+            by_trace = by_trace.max(c.by_trace.merged.len());
+            on_instances = on_instances.max(c.by_instance.values().map(Vec::len).sum());
+        });
+        // Nothing pending: a request still to come opens its window 10 min before its
+        // start, at most 10 min before the latest entry. Those 20 min, plus the up to
+        // 6.8 min (4096 entries) between passes, at one error a second; 1 h 20 min
+        // (4,800 errors) before.
+        for kept in [by_trace, on_instances] {
+            assert!((1200..1700).contains(&kept), "{kept} errors kept");
+        }
+    }
+
+    #[test]
+    fn a_long_request_keeps_the_errors_its_window_reaches() {
+        let rules = RuleSet::load(true, &[]).unwrap();
+        let mut c = Clusterer::new(&rules, Severity::Warning);
+        let mut entries = traffic(2 * 3600);
+        // 5 min before a 50 min request starts, on its trace; the request is decided
+        // 1 h 5 min after the error, when the input has moved on 10 min past its end.
+        let mut timeout = error(3300, "long", "i-long");
+        timeout.message = "TimeoutError: upstream took too long".to_string();
+        entries.push(timeout);
+        entries.push(request(3600, "long", "i-long", 50.0 * 60_000.0));
+        entries.sort_by_key(|e| e.timestamp);
+        add_all(&mut c, entries, |_| {});
+        let done = c.finish();
+        assert_eq!(done.counts.http_linked, 1);
+        let linked: Vec<&Cluster> = done.clusters.iter().filter(|c| c.http.count > 0).collect();
+        assert_eq!(linked.len(), 1);
+        assert!(
+            linked[0].title().contains("TimeoutError"),
+            "{}",
+            linked[0].title()
+        );
+        assert_eq!(linked[0].http.linked_by_trace, 1);
     }
 
     #[test]
