@@ -714,9 +714,9 @@ impl<'r> Clusterer<'r> {
     /// Links the pending requests the stream has moved past (no error that could link
     /// to them is still to come, in input sorted by time either way), then forgets the
     /// errors no request could link to any more: older than every window still open
-    /// (about 30 min back in ascending input with short requests), or more than
-    /// 1 h 20 min from where the stream is (a request still to come in descending
-    /// input may have started 1 h before its errors).
+    /// (in ascending input with short requests, about 20 min back by trace and 10 min
+    /// by instance), or more than 1 h 20 min from where the stream is (a request still
+    /// to come in descending input may have started 1 h before its errors).
     ///
     /// A trace keeps its worst error only: one forgotten leaves room for a later error
     /// of the same trace.
@@ -740,19 +740,22 @@ impl<'r> Clusterer<'r> {
         for req in passed {
             self.resolve(req);
         }
-        // The oldest window still to be decided opens at the oldest pending request's
-        // start, or at a request still to come (no earlier than `now`, less `reach` of
-        // disorder, in input sorted by time either way).
-        let oldest = self
+        // The earliest request still to be decided: the oldest pending one, or one still
+        // to come (in input sorted by time either way, no more than `reach` before
+        // `now`). Its windows open a slack before it starts.
+        let earliest = self
             .pending
             .iter()
             .filter_map(|req| req.timestamp)
-            .fold(now, DateTime::min);
+            .fold(now - reach, DateTime::min);
         let keep = reach + TRACE_LINK_SLACK + MAX_REQUEST;
-        let from = (oldest - reach - TRACE_LINK_SLACK).max(now - keep);
         let until = now + keep;
-        let near = |a: &Anchor| a.time.is_none_or(|t| from <= t && t <= until);
-        self.by_trace.retain(near);
+        let near = |slack: TimeDelta| {
+            let from = (earliest - slack).max(now - keep);
+            move |a: &Anchor| a.time.is_none_or(|t| from <= t && t <= until)
+        };
+        self.by_trace.retain(near(TRACE_LINK_SLACK));
+        let near = near(INSTANCE_LINK_SLACK);
         for list in self.by_instance.values_mut() {
             list.retain(near);
         }
@@ -1242,13 +1245,19 @@ mod linking {
             by_trace = by_trace.max(c.by_trace.merged.len());
             on_instances = on_instances.max(c.by_instance.values().map(Vec::len).sum());
         });
-        // Nothing pending: a request still to come opens its window 10 min before its
-        // start, at most 10 min before the latest entry. Those 20 min, plus the up to
-        // 6.8 min (4096 entries) between passes, at one error a second; 1 h 20 min
-        // (4,800 errors) before.
-        for kept in [by_trace, on_instances] {
-            assert!((1200..1700).contains(&kept), "{kept} errors kept");
-        }
+        // Nothing pending: a request still to come starts at most 10 min before the
+        // latest entry, and its windows open 10 min (trace) or 2 s (instance) before
+        // that. At one error a second: 20 min of errors by trace (merged at each pass),
+        // 10 min by instance plus up to 6.8 min (4096 entries) added between passes.
+        // Each was 1 h 20 min (4,800 errors) before.
+        assert!(
+            (1150..1250).contains(&by_trace),
+            "{by_trace} errors kept by trace"
+        );
+        assert!(
+            (950..1050).contains(&on_instances),
+            "{on_instances} errors kept by instance"
+        );
     }
 
     #[test]
