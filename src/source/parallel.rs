@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::source::files::{Item, Prepare, line_items, parse_entry_with, utf8_lossy};
 
 /// Bytes a block aims at.
-pub const BLOCK: usize = 128 * 1024;
+pub const BLOCK: usize = 64 * 1024;
 /// Blocks alive at once, per worker.
 pub const IN_FLIGHT_PER_WORKER: usize = 3;
 /// How often a worker waiting for a block checks whether the reading has stopped.
