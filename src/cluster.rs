@@ -1249,7 +1249,7 @@ mod linking {
         // latest entry, and its windows open 10 min (trace) or 2 s (instance) before
         // that. At one error a second: 20 min of errors by trace (merged at each pass),
         // 10 min by instance plus up to 6.8 min (4096 entries) added between passes.
-        // Each was 1 h 20 min (4,800 errors) before.
+        // A fixed window of 1 h 20 min would keep 4,800.
         assert!(
             (1150..1250).contains(&by_trace),
             "{by_trace} errors kept by trace"
