@@ -9,7 +9,9 @@ pub const PURGE_DELAY: mi_option_t = 15;
 /// Has mimalloc return freed memory to the system at once rather than a second later
 /// (its default), unless its environment (`MIMALLOC_PURGE_DELAY`) sets the delay. The
 /// peak then follows the memory in use: about 7 MB lower, and steadier from run to
-/// run, at no measurable cost in time.
+/// run. The program runs the same instructions; returning memory more often costs
+/// some time in the system, most where clusters are many (about 15% on 10,000
+/// signatures, little on the usual exports).
 ///
 /// # Safety
 ///
