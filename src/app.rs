@@ -8,6 +8,7 @@ use std::io::Write as _;
 use crate::cluster::Clusterer;
 use crate::deploy::{Change, Windows};
 use crate::error::{Error, Result, one_line};
+use crate::redact::Redactor;
 use crate::report::history::{Comparisons, DeployInput};
 use crate::report::issue::IssueRenderer;
 use crate::report::{self, CloudInput, Query, Renderer, ReportInput, ReportSettings};
@@ -64,8 +65,10 @@ fn warn(output: Output, text: &str) {
     } else {
         "warning"
     };
+    // Warnings may quote the input (a malformed entry's value): masked like a report.
+    let text = Redactor::default().redact(text).replace('\n', " ");
     // A failed write to stderr leaves nothing better to do.
-    let _ = writeln!(err, "{label}: {}", text.replace('\n', " "));
+    let _ = writeln!(err, "{label}: {text}");
 }
 
 /// Runs a Cloud Logging fetch, handing every raw entry to `on_entry` as pages arrive,
@@ -348,8 +351,14 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
         .map(Assignments::create)
         .transpose()?;
 
-    let mut clusterer =
-        Clusterer::new(&rules, s.min_severity).keep_assignments(s.assignments.is_some());
+    let redactor = if s.keep_personal_data {
+        Redactor::keeping_personal_data()
+    } else {
+        Redactor::default()
+    };
+    let mut clusterer = Clusterer::new(&rules, s.min_severity)
+        .keep_assignments(s.assignments.is_some())
+        .redactor(redactor);
     let each = |e: &mut crate::entry::Entry| crate::cluster::prepare(&rules, s.min_severity, e);
     let prepare = files::Prepare {
         counted_below: s.min_severity,
@@ -604,6 +613,7 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
             top: s.top,
             min_severity: s.min_severity,
             fail_on: s.fail_on,
+            keep_personal_data: s.keep_personal_data,
         },
         rules: &rules,
         cloud: cloud_input,
@@ -736,10 +746,32 @@ pub fn rules_check(dirs: &[std::path::PathBuf]) -> Result<Status> {
     Ok(Status::ok())
 }
 
-/// `gcp-triage rules explain MESSAGE`.
-pub fn rules_explain(message: &str, dirs: &[std::path::PathBuf]) -> Result<Status> {
+/// `gcp-triage rules explain MESSAGE`. The fingerprint is the raw message's, as in
+/// `analyze`; every value shown is masked as a report masks it (a value that does not
+/// survive the masking of the whole message is shown as redacted).
+pub fn rules_explain(
+    message: &str,
+    dirs: &[std::path::PathBuf],
+    redactor: Redactor,
+) -> Result<Status> {
     let rules = RuleSet::load(true, dirs)?;
     let sig = signature::sign_message(&rules, message);
+    let masked_message = redactor.redact(message);
+    let secrets_masked = Redactor::keeping_personal_data().redact(message);
+    let shown = |v: &str| -> String {
+        if v.is_empty() || masked_message.contains(v) {
+            v.to_string()
+        } else if secrets_masked.contains(v) {
+            // Personal data: its own mask when it shows alone, else a label.
+            match redactor.redact(v) {
+                std::borrow::Cow::Owned(m) => m,
+                std::borrow::Cow::Borrowed(_) => "<personal data>".to_string(),
+            }
+        } else {
+            crate::redact::REDACTED.to_string()
+        }
+    };
+    let sig = sig.redacted(redactor);
     let mut out = String::new();
     let mut line = |k: &str, v: &str| {
         let _ = writeln!(out, "{k:<13} {v}");
@@ -756,7 +788,7 @@ pub fn rules_explain(message: &str, dirs: &[std::path::PathBuf]) -> Result<Statu
                 }
             }
             for (k, v) in &sig.captures {
-                line("capture", &format!("{k} = {v:?}"));
+                line("capture", &format!("{k} = {:?}", shown(v)));
             }
         }
         _ => match signature::fallback::fallback(message) {
@@ -768,15 +800,19 @@ pub fn rules_explain(message: &str, dirs: &[std::path::PathBuf]) -> Result<Statu
             } => {
                 line("matched", "no rule; fallback: stack trace");
                 line("language", lang);
-                line("exception", &exception);
+                line("exception", &redactor.redact(&exception));
                 line(
                     "frame",
-                    frame.as_deref().unwrap_or("(no application frame found)"),
+                    &frame
+                        .as_deref()
+                        .map_or("(no application frame found)".into(), |f| {
+                            redactor.redact(f)
+                        }),
                 );
             }
             Fallback::Template(t) => {
                 line("matched", "no rule; fallback: masked template");
-                line("template", &t);
+                line("template", &redactor.redact(&t));
                 let mut masked = Vec::new();
                 signature::fallback::mask_with(
                     signature::fallback::first_line(message),
@@ -785,7 +821,12 @@ pub fn rules_explain(message: &str, dirs: &[std::path::PathBuf]) -> Result<Statu
                 for m in &masked {
                     line(
                         "masked",
-                        &format!("{:<10} {:?} -> {}", m.class, m.original, m.replacement),
+                        &format!(
+                            "{:<10} {:?} -> {}",
+                            m.class,
+                            shown(&m.original),
+                            m.replacement
+                        ),
                     );
                 }
                 if masked.is_empty() {
@@ -797,7 +838,7 @@ pub fn rules_explain(message: &str, dirs: &[std::path::PathBuf]) -> Result<Statu
     line("title", &sig.title);
     line("key", &sig.key);
     line("fingerprint", &sig.fingerprint);
-    sink::stdout(&crate::redact::redact(&out))?;
+    sink::stdout(&redactor.redact(&out))?;
     Ok(Status::ok())
 }
 

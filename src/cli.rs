@@ -106,6 +106,9 @@ pub enum RulesCommand {
         /// Extra rule packs (folders or files), as for `analyze --rules`.
         #[arg(long = "rules", value_name = "DIR")]
         rules: Vec<PathBuf>,
+        /// Keep e-mail addresses, phone numbers, card numbers and IBANs in the output.
+        #[arg(long)]
+        keep_personal_data: bool,
     },
 }
 
@@ -336,6 +339,10 @@ pub struct AnalyzeArgs {
     /// insertId get their 1-based input position).
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     pub assignments: Option<PathBuf>,
+    /// Keep e-mail addresses, phone numbers, payment card numbers and IBANs in every
+    /// output, for private, local runs (by default they are masked; secrets always are).
+    #[arg(long, help_heading = "Output")]
+    pub keep_personal_data: bool,
 
     /// Where and how to file GitHub issues.
     #[command(flatten)]

@@ -12,7 +12,7 @@ use serde::{Serialize, Serializer};
 
 use crate::entry::{Entry, HttpInfo, Severity, SeveritySource};
 use crate::precursor::Onsets;
-use crate::redact::redact;
+use crate::redact::Redactor;
 use crate::signature::fallback::truncate_chars;
 use crate::signature::rules::RuleSet;
 use crate::signature::{Signature, SignatureKind, Verdict, sign, sign_request};
@@ -152,6 +152,31 @@ impl NameCounts {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The same counts under masked names (names that mask alike are added up).
+    fn redacted(&self, redactor: Redactor) -> NameCounts {
+        let mut out: Vec<(Arc<str>, u64)> = Vec::with_capacity(self.0.len());
+        for (name, count) in &self.0 {
+            let masked = match redactor.redact(name) {
+                std::borrow::Cow::Borrowed(_) => Arc::clone(name),
+                std::borrow::Cow::Owned(o) => Arc::from(o),
+            };
+            match out.binary_search_by(|(n, _)| n.cmp(&masked)) {
+                Ok(i) => out[i].1 += count,
+                Err(i) => out.insert(i, (masked, *count)),
+            }
+        }
+        NameCounts(out)
+    }
+}
+
+/// Counts under masked names, added up where names mask alike.
+fn redacted_counts(counts: &BTreeMap<String, u64>, redactor: Redactor) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for (name, count) in counts {
+        *out.entry(redactor.redact(name).into_owned()).or_default() += count;
+    }
+    out
 }
 
 impl Serialize for NameCounts {
@@ -266,6 +291,8 @@ pub struct Clusterer<'r> {
     names: Names,
     /// Whether to keep the assignments decided when requests are linked.
     keep_assignments: bool,
+    /// Masks what the clusters show: titles, keys, captures, exemplars, URLs.
+    redactor: Redactor,
     late: Vec<Assignment>,
     /// The timestamp of the latest entry added (where the stream is), and how many.
     now: Option<DateTime<Utc>>,
@@ -515,6 +542,7 @@ impl<'r> Clusterer<'r> {
             onsets: Onsets::default(),
             names: Names::default(),
             keep_assignments: false,
+            redactor: Redactor::default(),
             late: Vec::new(),
             now: None,
             added: 0,
@@ -527,6 +555,13 @@ impl<'r> Clusterer<'r> {
     #[must_use]
     pub fn keep_assignments(mut self, keep: bool) -> Self {
         self.keep_assignments = keep;
+        self
+    }
+
+    /// How what the clusters show is masked (default: secrets and personal data).
+    #[must_use]
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
         self
     }
 
@@ -623,7 +658,7 @@ impl<'r> Clusterer<'r> {
         {
             cluster.error_groups.insert(g.clone());
         }
-        cluster.offer(&entry, joined.len());
+        cluster.offer(&entry, joined.len(), self.redactor);
         Some(fp)
     }
 
@@ -637,7 +672,7 @@ impl<'r> Clusterer<'r> {
         self.positions.insert(sig.fingerprint.clone(), p);
         self.clusters.push(Cluster {
             fingerprint: sig.fingerprint.clone(),
-            signature: sig,
+            signature: sig.redacted(self.redactor),
             count: 0,
             first_seen: None,
             last_seen: None,
@@ -677,9 +712,16 @@ impl<'r> Clusterer<'r> {
         if let Some(h) = &entry.http
             && h.status >= 500
         {
-            add_http(&mut cluster.http, &mut self.names, entry, h, linked_by);
+            add_http(
+                &mut cluster.http,
+                &mut self.names,
+                entry,
+                h,
+                linked_by,
+                self.redactor,
+            );
         }
-        cluster.offer(entry, 0);
+        cluster.offer(entry, 0, self.redactor);
         fp
     }
 
@@ -795,7 +837,14 @@ impl<'r> Clusterer<'r> {
         let fp = if let Some(cluster) = linked {
             self.counts.http_linked += 1;
             if let Some(h) = &req.http {
-                add_http(&mut cluster.http, &mut self.names, &req, h, how);
+                add_http(
+                    &mut cluster.http,
+                    &mut self.names,
+                    &req,
+                    h,
+                    how,
+                    self.redactor,
+                );
             }
             cluster.fingerprint.clone()
         } else {
@@ -834,6 +883,7 @@ fn add_http(
     entry: &Entry,
     h: &HttpInfo,
     linked_by: &'static str,
+    redactor: Redactor,
 ) {
     impact.count += 1;
     match linked_by {
@@ -867,7 +917,7 @@ fn add_http(
                 timestamp: entry.timestamp,
                 status: h.status,
                 method: h.method.clone(),
-                url: redact(&h.url).into_owned(),
+                url: redactor.redact(&h.url).into_owned(),
                 // The counted name when there is one (the same allocation).
                 user_agent: impact
                     .user_agents
@@ -881,7 +931,7 @@ fn add_http(
     }
 }
 
-fn exemplar(entry: &Entry, joined: usize) -> Exemplar {
+fn exemplar(entry: &Entry, joined: usize, redactor: Redactor) -> Exemplar {
     let message = if entry.is_request_log() {
         entry
             .http
@@ -896,7 +946,7 @@ fn exemplar(entry: &Entry, joined: usize) -> Exemplar {
         position: entry.index,
         timestamp: entry.timestamp,
         severity: entry.severity,
-        message: trim_middle(&redact(&message), MAX_EXEMPLAR_CHARS),
+        message: trim_middle(&redactor.redact(&message), MAX_EXEMPLAR_CHARS),
         revision: entry.revision.clone(),
         instance: entry.instance.clone(),
         trace: entry.trace.clone(),
@@ -908,7 +958,7 @@ fn exemplar(entry: &Entry, joined: usize) -> Exemplar {
 impl Cluster {
     /// Keeps `entry` as an exemplar if it is among the earliest or the latest seen;
     /// the exemplar (a redacted copy) is built only then.
-    fn offer(&mut self, entry: &Entry, joined: usize) {
+    fn offer(&mut self, entry: &Entry, joined: usize, redactor: Redactor) {
         let me = (entry.timestamp, entry.insert_id.as_deref(), entry.index);
         // Keys are unique (the input position is part of them), so a full list takes
         // the entry only ahead of its last.
@@ -925,7 +975,7 @@ impl Cluster {
         let early = would_keep(&self.early, EARLY_EXEMPLARS, false);
         let late = would_keep(&self.late, LATE_EXEMPLARS, true);
         if early || late {
-            let ex = exemplar(entry, joined);
+            let ex = exemplar(entry, joined, redactor);
             if early {
                 keep(&mut self.early, ex.clone(), EARLY_EXEMPLARS, false);
             }
@@ -960,10 +1010,33 @@ impl Cluster {
         }
     }
 
-    /// The title shown to users: redacted, one line.
+    /// The title shown to users: one line (redacted with the signature, when the
+    /// cluster was made).
     pub fn title(&self) -> String {
-        let t = redact(&self.signature.title).replace(['\n', '\r'], " ");
+        let t = self.signature.title.replace(['\n', '\r'], " ");
         truncate_chars(&t, 160)
+    }
+
+    /// Masks the names a cluster counts by (services, revisions, locations, error
+    /// groups, routes, user agents), before they are shown. Its title, key and
+    /// exemplars were masked when they were made.
+    pub fn redact_names(&mut self, redactor: Redactor) {
+        self.services = redacted_counts(&self.services, redactor);
+        self.revisions = redacted_counts(&self.revisions, redactor);
+        self.locations = redacted_counts(&self.locations, redactor);
+        self.source_locations = redacted_counts(&self.source_locations, redactor);
+        self.error_groups = self
+            .error_groups
+            .iter()
+            .map(|g| redactor.redact(g).into_owned())
+            .collect();
+        self.http.routes = self.http.routes.redacted(redactor);
+        self.http.user_agents = self.http.user_agents.redacted(redactor);
+        for ex in &mut self.http.examples {
+            if let std::borrow::Cow::Owned(ua) = redactor.redact(&ex.user_agent) {
+                ex.user_agent = Arc::from(ua);
+            }
+        }
     }
 
     /// Whether this is a request-log cluster (method, route, status).

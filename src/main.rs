@@ -81,8 +81,17 @@ fn main() -> ExitCode {
         Command::Rules(RulesCommand::Check { dirs }) => app::rules_check(&dirs),
         Command::Completions { shell } => app::completions(shell),
         Command::Man => app::man(),
-        Command::Rules(RulesCommand::Explain { message, rules }) => {
-            app::rules_explain(&message, &rules)
+        Command::Rules(RulesCommand::Explain {
+            message,
+            rules,
+            keep_personal_data,
+        }) => {
+            let redactor = if keep_personal_data {
+                gcp_triage::redact::Redactor::keeping_personal_data()
+            } else {
+                gcp_triage::redact::Redactor::default()
+            };
+            app::rules_explain(&message, &rules, redactor)
         }
     };
     match result {

@@ -164,6 +164,8 @@ pub struct Analyze {
     pub actions: Option<Actions>,
     /// The CI run's address (GitHub Actions), for issue bodies.
     pub run_url: Option<String>,
+    /// `--keep-personal-data`: personal data is left in the outputs.
+    pub keep_personal_data: bool,
 }
 
 impl GithubArgs {
@@ -576,6 +578,7 @@ impl Analyze {
             issue_template: a.github.issue_template,
             actions: Actions::from_env(&std_env),
             run_url: run_url(&std_env),
+            keep_personal_data: a.keep_personal_data,
         })
     }
 }

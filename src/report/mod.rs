@@ -17,7 +17,7 @@ use crate::entry::Severity;
 use crate::error::{Error, Result, one_line};
 use crate::precursor::Precursor;
 use crate::rank::Score;
-use crate::redact::redact;
+use crate::redact::Redactor;
 use crate::signature::SignatureKind;
 use crate::signature::rules::{RuleSet, render};
 use crate::source::query::{Scope, logs_explorer_url};
@@ -89,6 +89,20 @@ pub struct ReportSettings {
     pub min_severity: Severity,
     /// `--fail-on`, if set.
     pub fail_on: Option<Severity>,
+    /// `--keep-personal-data`: e-mail addresses, phone numbers, card numbers and IBANs
+    /// were left in the report (secrets never are).
+    pub keep_personal_data: bool,
+}
+
+impl ReportSettings {
+    /// How log text in the report is masked.
+    pub fn redactor(&self) -> Redactor {
+        if self.keep_personal_data {
+            Redactor::keeping_personal_data()
+        } else {
+            Redactor::default()
+        }
+    }
 }
 
 /// The signature behind a cluster.
@@ -522,7 +536,7 @@ pub struct ReportInput<'a> {
 /// Builds the report context.
 pub fn build(input: ReportInput<'_>) -> Report {
     let ReportInput {
-        ranked,
+        mut ranked,
         counts,
         entries_read,
         entries_skipped,
@@ -537,6 +551,11 @@ pub fn build(input: ReportInput<'_>) -> Report {
         newest_revision,
         span,
     } = input;
+    let redactor = settings.redactor();
+    for (c, _) in &mut ranked {
+        c.redact_names(redactor);
+    }
+    let partial_reason = partial_reason.map(|r| redactor.redact(&r).into_owned());
     let start = ranked.iter().filter_map(|(c, _)| c.first_seen).min();
     let end = ranked.iter().filter_map(|(c, _)| c.last_seen).max();
     let minutes = match (start, end) {
@@ -696,14 +715,10 @@ fn view(
         tags: rule.map(|r| r.tags.clone()).unwrap_or_default(),
         signature: SignatureView {
             kind: sig.kind,
-            key: redact(&sig.key).into_owned(),
+            key: sig.key.clone(),
             exception: sig.exception.clone(),
             frame: sig.frame.clone(),
-            captures: sig
-                .captures
-                .iter()
-                .map(|(k, v)| (k.clone(), redact(v).into_owned()))
-                .collect(),
+            captures: sig.captures.clone(),
         },
         why_ranked: format!("Score {}: {}.", score.total, top_parts.join(", ")),
         score,

@@ -41,7 +41,7 @@ pub struct Signature {
     pub kind: SignatureKind,
     /// Index of the matching rule in the rule set.
     pub rule: Option<usize>,
-    /// Human title (not yet redacted).
+    /// Human title (not redacted until [`Signature::redacted`]).
     pub title: String,
     /// Rule captures.
     pub captures: BTreeMap<String, String>,
@@ -51,6 +51,26 @@ pub struct Signature {
     pub frame: Option<String>,
     /// The rule's severity, used when the entry says nothing.
     pub severity_floor: Option<Severity>,
+}
+
+impl Signature {
+    /// The signature as it is shown: title, key, captures, exception and frame masked
+    /// (the fingerprint is the key's before masking, so grouping does not change).
+    #[must_use]
+    pub fn redacted(self, redactor: crate::redact::Redactor) -> Signature {
+        let r = |s: String| match redactor.redact(&s) {
+            std::borrow::Cow::Borrowed(_) => s,
+            std::borrow::Cow::Owned(o) => o,
+        };
+        Signature {
+            key: r(self.key),
+            title: r(self.title),
+            captures: self.captures.into_iter().map(|(k, v)| (k, r(v))).collect(),
+            exception: self.exception.map(r),
+            frame: self.frame.map(r),
+            ..self
+        }
+    }
 }
 
 /// What an entry's message means for clustering, decided ahead of the clusterer (on

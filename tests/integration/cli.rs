@@ -262,7 +262,7 @@ fn rules_explain_shows_the_rule_or_the_template() {
         .stdout(
             predicate::str::contains("order <*> for <*> shipped to <*>")
                 .and(predicate::str::contains(
-                    "email      \"bob@example.com\" -> <*>",
+                    "email      \"<email>@example.com\" -> <*>",
                 ))
                 .and(predicate::str::contains("ip         \"10.0.0.1\" -> <*>")),
         );

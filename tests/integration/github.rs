@@ -12,8 +12,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::{analyze_json, bin, run, sample, stderr};
 
-const TOKEN: &str = "ghp_testtoken0123456789";
-const REPO: &str = "acme/api";
+pub(crate) const TOKEN: &str = "ghp_testtoken0123456789";
+pub(crate) const REPO: &str = "acme/api";
 
 /// A failure to serve instead of the next create: the response, and whether the
 /// issue is stored anyway (a create whose outcome the client cannot know).
@@ -32,7 +32,7 @@ struct State {
 }
 
 #[derive(Clone)]
-struct FakeGitHub(Arc<Mutex<State>>);
+pub(crate) struct FakeGitHub(Arc<Mutex<State>>);
 
 fn github_error(status: u16, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({
@@ -207,7 +207,7 @@ impl FakeGitHub {
     }
 }
 
-async fn fake() -> (MockServer, FakeGitHub) {
+pub(crate) async fn fake() -> (MockServer, FakeGitHub) {
     let server = MockServer::start().await;
     let gh = FakeGitHub(Arc::new(Mutex::new(State {
         base: server.uri(),
@@ -220,7 +220,11 @@ async fn fake() -> (MockServer, FakeGitHub) {
     (server, gh)
 }
 
-fn filing(server: &MockServer, input: &std::path::Path, extra: &[&str]) -> assert_cmd::Command {
+pub(crate) fn filing(
+    server: &MockServer,
+    input: &std::path::Path,
+    extra: &[&str],
+) -> assert_cmd::Command {
     let mut c = bin();
     c.env("GITHUB_TOKEN", TOKEN)
         .env("GITHUB_API_URL", server.uri())
@@ -233,7 +237,7 @@ fn filing(server: &MockServer, input: &std::path::Path, extra: &[&str]) -> asser
     c
 }
 
-async fn requests(server: &MockServer) -> Vec<(String, String, String)> {
+pub(crate) async fn requests(server: &MockServer) -> Vec<(String, String, String)> {
     server
         .received_requests()
         .await
@@ -481,7 +485,11 @@ async fn a_502_on_create_is_looked_up_before_any_retry_and_never_duplicates() {
     assert_eq!(gh.0.lock().unwrap().issues.len(), 1);
 }
 
-fn write_ndjson(dir: &std::path::Path, name: &str, entries: &[Value]) -> std::path::PathBuf {
+pub(crate) fn write_ndjson(
+    dir: &std::path::Path,
+    name: &str,
+    entries: &[Value],
+) -> std::path::PathBuf {
     let path = dir.join(name);
     let text: String = entries.iter().map(|e| e.to_string() + "\n").collect();
     std::fs::write(&path, text).unwrap();

@@ -11,6 +11,7 @@ mod deploy;
 mod github;
 mod parallel;
 mod real_samples;
+mod redaction;
 mod samples;
 mod snapshots;
 

@@ -1,0 +1,609 @@
+//! Masks secrets and personal data in log text before anything leaves the process.
+//!
+//! Secrets are recognised by class, never by a list of values:
+//! - by place: URL userinfo (`scheme://user:PASSWORD@host`, also cut off before its
+//!   `@host` and with an empty user), `key=value`, `key: value` and JSON `"key": "value"`
+//!   where the key's last word names a secret (password, token, api key, session, ...),
+//!   query parameters of the same kind, and `Authorization`/`Cookie` headers;
+//! - by shape: PEM private keys (even cut off), JWTs, and token formats whose issuers
+//!   document a prefix (Google, GitHub, GitLab, Slack, Stripe, npm, `PyPI`, Twilio,
+//!   `SendGrid`, AWS, Azure), plus 40-character mixed-case values shaped like AWS secret
+//!   access keys and random-looking values after `Bearer`/`Basic`.
+//!
+//! Personal data (e-mail addresses, phone numbers, payment card numbers, IBANs) is masked
+//! too unless a run keeps it ([`Redactor::keeping_personal_data`]), keeping its shape:
+//! `<email>@example.com`, `+44 <phone>`, `<card>`, `DE <iban>`. Service-account
+//! addresses (`…@….gserviceaccount.com`), IP addresses and user agents are evidence and
+//! stay. Replacements keep the key and the separator (`password=[REDACTED]`), so a
+//! redacted text reads like the original and redacting it again changes nothing.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use regex::{Captures, Regex, RegexSet};
+
+/// The replacement text for a secret.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// What a match becomes.
+enum With {
+    /// A template with `$name` references to the parts that are kept.
+    Template(&'static str),
+    /// Computed from the match; `None` keeps the match as it is (a look-alike).
+    Fn(fn(&Captures<'_>) -> Option<String>),
+    /// The values of keys that name a secret (or, for personal data, a phone number);
+    /// the pattern only tells that such a key is there.
+    KeyValues,
+}
+
+/// Secrets are always masked; personal data unless the run keeps it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Secret,
+    Personal,
+}
+
+struct Pattern {
+    class: Class,
+    re: Regex,
+    with: With,
+}
+
+/// Key words whose last place in a key names a secret (`db_password`, `apiKey`,
+/// `X-Auth-Token`); a key part may also end with one (`PGPASSWORD`, `authtoken`).
+const SECRET_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "credential",
+    "credentials",
+    "auth",
+    "session",
+    "sessionid",
+    "cookie",
+    "cookies",
+];
+
+/// Secret words that name a secret anywhere in a key, not only at its end.
+const STRONG_WORDS: &[&str] = &["password", "passwd", "passphrase", "secret"];
+
+/// Words that make a following `key` a secret (`api key`, `AccountKey`,
+/// `SharedAccessKey`, `aws_secret_access_key`).
+const KEY_QUALIFIERS: &[&str] = &[
+    "api",
+    "access",
+    "private",
+    "secret",
+    "account",
+    "shared",
+    "signing",
+    "master",
+    "encryption",
+    "subscription",
+    "storage",
+];
+
+/// Key words for personal data held under a key (`phone`, `"mobile": "…"`).
+const PHONE_WORDS: &[&str] = &["phone", "mobile", "msisdn", "cellphone", "telephone"];
+
+/// A key's words, lower-cased: split at `_`, `-`, `.`, spaces and camel-case humps.
+fn key_words(key: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for ch in key.chars() {
+        if !ch.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if ch.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
+            words.push(std::mem::take(&mut cur));
+        }
+        prev_lower = ch.is_ascii_lowercase() || ch.is_ascii_digit();
+        cur.push(ch.to_ascii_lowercase());
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+/// Whether a key names a secret: its last word is (or ends with) a secret word, or is
+/// `key` after a qualifier, or `id` after `session`.
+fn names_secret(key: &str) -> bool {
+    let words = key_words(key);
+    let Some(last) = words.last() else {
+        return false;
+    };
+    let before = words.len().checked_sub(2).map(|i| words[i].as_str());
+    if last == "pass" || SECRET_WORDS.iter().any(|w| last.ends_with(w)) {
+        return true;
+    }
+    // The strongest words name a secret wherever they stand (`secret_key_base`).
+    if words
+        .iter()
+        .any(|w| STRONG_WORDS.iter().any(|s| w.ends_with(s)))
+    {
+        return true;
+    }
+    // `apikey`, `accesskey`, `AccountKey` written as one word.
+    if let Some(q) = last.strip_suffix("key")
+        && KEY_QUALIFIERS.iter().any(|w| q.ends_with(w))
+    {
+        return true;
+    }
+    match (before, last.as_str()) {
+        (Some(b), "key") => KEY_QUALIFIERS.contains(&b),
+        (Some("session"), "id") => true,
+        _ => false,
+    }
+}
+
+fn names_phone(key: &str) -> bool {
+    key_words(key)
+        .last()
+        .is_some_and(|w| PHONE_WORDS.iter().any(|p| w.ends_with(p)))
+}
+
+/// Already masked: a replacement of ours, or a placeholder such as `<password>`.
+fn is_masked(value: &str) -> bool {
+    let v = value.trim_start_matches(['"', '\'', '\\']);
+    v.starts_with("[REDACTED") || v.starts_with('<') || v.starts_with("***")
+}
+
+/// The quote that opened a quoted value, kept around the replacement.
+fn quoted(value: &str, with: &str) -> String {
+    for q in ["\\\"", "\"", "'"] {
+        if value.len() >= 2 * q.len() && value.starts_with(q) && value.ends_with(q) {
+            return format!("{q}{with}{q}");
+        }
+    }
+    with.to_string()
+}
+
+/// A key, then its separator: `key=`, `key: `, `"key": `, `\"key\":`, `'key' => `.
+fn key_separator() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r#"(?P<k>[A-Za-z][A-Za-z0-9_.-]*)\\?["']?\s*(?:=>|:|=)\s*"#)
+            .expect("redaction patterns are valid literals")
+    })
+}
+
+/// A value at the start of a text: quoted (`"v w"`, `\"v\"`, `'v'`) or bare (to a
+/// space, quote or closing bracket).
+fn value_at(text: &str) -> Option<&str> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(r#"^(?:\\"(?:[^"\\]|\\[^"])*\\"|"(?:[^"\\]|\\.)*"|'[^'\n]*'|[^\s"',;&}\])]+)"#)
+            .expect("redaction patterns are valid literals")
+    });
+    re.find(text).map(|m| m.as_str())
+}
+
+/// Replaces the values of keys that name a secret, and with `personal` of keys that
+/// name a phone number. Keys that name neither are passed over, so a secret key inside
+/// another key's value (`error:password=x`) is still found.
+fn key_values(text: &str, personal: bool) -> Option<String> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(c) = key_separator().captures_at(text, at) {
+        let Some(m) = c.get(0) else { break };
+        at = m.end();
+        let key = &c["k"];
+        let with = if names_secret(key) {
+            REDACTED
+        } else if personal && names_phone(key) {
+            "<phone>"
+        } else {
+            continue;
+        };
+        let Some(value) = value_at(&text[m.end()..]) else {
+            continue;
+        };
+        let digits = value.bytes().filter(u8::is_ascii_digit).count();
+        if is_masked(value) || (with == "<phone>" && digits < 6) {
+            continue;
+        }
+        out.push_str(&text[copied..m.end()]);
+        out.push_str(&quoted(value, with));
+        copied = m.end() + value.len();
+        at = copied;
+    }
+    (copied > 0).then(|| {
+        out.push_str(&text[copied..]);
+        out
+    })
+}
+
+/// A value that looks generated rather than written: a digit in it, a capital letter
+/// after its first character, or base64 padding.
+fn looks_random(v: &str) -> bool {
+    v.bytes().any(|b| b.is_ascii_digit())
+        || v.bytes().skip(1).any(|b| b.is_ascii_uppercase())
+        || v.ends_with('=')
+}
+
+fn scheme_token(c: &Captures<'_>) -> Option<String> {
+    looks_random(&c["v"]).then(|| format!("{}{}{REDACTED}{}", &c["k"], &c["s"], &c["a"]))
+}
+
+/// `Authorization: Bearer …` keeps the scheme word; anything else is masked whole.
+fn authorization(c: &Captures<'_>) -> Option<String> {
+    let value = &c["v"];
+    if is_masked(value) {
+        return None;
+    }
+    let kept = match value.split_once(' ') {
+        Some((scheme, rest))
+            if !scheme.is_empty()
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !rest.trim().is_empty() =>
+        {
+            if is_masked(rest.trim()) {
+                return None;
+            }
+            format!("{scheme} {REDACTED}")
+        }
+        _ => REDACTED.to_string(),
+    };
+    Some(format!("{}{}{kept}", &c["k"], &c["sep"]))
+}
+
+/// URL userinfo cut off before `@host`: a port (digits, then the query or fragment)
+/// is not a password.
+fn cut_userinfo(c: &Captures<'_>) -> Option<String> {
+    let pw = &c["pw"];
+    let after_port = pw.trim_start_matches(|ch: char| ch.is_ascii_digit());
+    let port = after_port.len() < pw.len()
+        && (after_port.is_empty() || after_port.starts_with(['?', '#']));
+    if port || is_masked(pw) {
+        return None;
+    }
+    Some(format!("{}{REDACTED}", &c["pre"]))
+}
+
+/// 40 characters of base64 with capitals, small letters and digits, as AWS secret
+/// access keys are; hex digests (no capitals) and paths (many slashes) are not.
+fn aws_secret(c: &Captures<'_>) -> Option<String> {
+    let v = &c["v"];
+    let b = v.as_bytes();
+    let random = b.iter().any(u8::is_ascii_uppercase)
+        && b.iter().any(u8::is_ascii_lowercase)
+        && b.iter().any(u8::is_ascii_digit)
+        && memchr::memchr_iter(b'/', b).count() <= 2
+        && !v.contains("//");
+    random.then(|| format!("{}{REDACTED}{}", &c["b"], &c["a"]))
+}
+
+fn digits_of(s: &str) -> Vec<u8> {
+    s.bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect()
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// Whether `digits` has the length and issuer prefix of a payment card (ISO/IEC 7812
+/// issuer ranges of the major networks).
+fn card_issuer(digits: &[u8]) -> bool {
+    let prefix = |n: usize| {
+        digits
+            .iter()
+            .take(n)
+            .fold(0u32, |acc, &d| acc * 10 + u32::from(d))
+    };
+    let len = digits.len();
+    let (p1, p2, p3, p4) = (prefix(1), prefix(2), prefix(3), prefix(4));
+    match len {
+        13 | 16 | 19 if p1 == 4 => true,
+        15 => matches!(p2, 34 | 37),
+        16 if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) => true,
+        14..=19 if (300..=305).contains(&p3) || matches!(p2, 36 | 38 | 39) => true,
+        16..=19 => {
+            p4 == 6011
+                || p2 == 65
+                || (644..=649).contains(&p3)
+                || p2 == 62
+                || (3528..=3589).contains(&p4)
+        }
+        _ => false,
+    }
+}
+
+fn card(c: &Captures<'_>) -> Option<String> {
+    let raw = &c["c"];
+    let digits = digits_of(raw);
+    // Separated numbers come in the networks' groups of four (or 4-6-5).
+    let groups: Vec<usize> = raw.split([' ', '-']).map(str::len).collect();
+    let grouped = groups.len() == 1
+        || groups[..groups.len() - 1].iter().all(|&g| g == 4)
+        || groups == [4, 6, 5]
+        || groups == [4, 6, 4];
+    (grouped && card_issuer(&digits) && luhn(&digits))
+        .then(|| format!("{}<card>{}", &c["b"], &c["a"]))
+}
+
+/// IBAN check digits (ISO 13616): the rearranged number is 1 modulo 97.
+fn iban(c: &Captures<'_>) -> Option<String> {
+    let compact: String = c["i"].chars().filter(|ch| *ch != ' ').collect();
+    if !(15..=34).contains(&compact.len()) {
+        return None;
+    }
+    let rearranged = compact[4..].chars().chain(compact[..4].chars());
+    let mut rem: u32 = 0;
+    for ch in rearranged {
+        let v = ch.to_digit(36)?;
+        rem = if v < 10 {
+            (rem * 10 + v) % 97
+        } else {
+            (rem * 100 + v) % 97
+        };
+    }
+    (rem == 1).then(|| format!("{} <iban>", &compact[..2]))
+}
+
+/// Country calling codes (ITU-T E.164): 1 and 7 stand alone, these two-digit codes are
+/// assigned, and every other code has three digits.
+const TWO_DIGIT_CODES: &[&str] = &[
+    "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46", "47",
+    "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65",
+    "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98",
+];
+
+fn phone(c: &Captures<'_>) -> Option<String> {
+    let p = &c["p"];
+    let digits: String = p.chars().filter(char::is_ascii_digit).collect();
+    if !(8..=15).contains(&digits.len()) {
+        return None;
+    }
+    // The code as written (`+44 20 …`), else by the numbering plan (`+4420…`).
+    let body = &p[1..];
+    let written = body
+        .find(|ch: char| !ch.is_ascii_digit())
+        .map(|i| &body[..i])
+        .filter(|code| (1..=3).contains(&code.len()));
+    let code = written.unwrap_or_else(|| {
+        if digits.starts_with('1') || digits.starts_with('7') {
+            &digits[..1]
+        } else if TWO_DIGIT_CODES.contains(&&digits[..2]) {
+            &digits[..2]
+        } else {
+            &digits[..3]
+        }
+    });
+    Some(format!("{}+{code} <phone>", &c["b"]))
+}
+
+fn email(c: &Captures<'_>) -> Option<String> {
+    let domain = &c["d"];
+    // Service identities are evidence (which account lacked a permission), not people.
+    if domain
+        .to_ascii_lowercase()
+        .ends_with(".gserviceaccount.com")
+    {
+        return None;
+    }
+    Some(format!("<email>@{domain}"))
+}
+
+fn patterns() -> &'static [Pattern] {
+    static P: OnceLock<Vec<Pattern>> = OnceLock::new();
+    P.get_or_init(|| {
+        let p = |class: Class, re: &str, with: With| Pattern {
+            class,
+            re: Regex::new(re).expect("redaction patterns are valid literals"),
+            with,
+        };
+        let secret = |re: &str, with: &'static str| p(Class::Secret, re, With::Template(with));
+        let secret_fn = |re: &str, f| p(Class::Secret, re, With::Fn(f));
+        let personal_fn = |re: &str, f| p(Class::Personal, re, With::Fn(f));
+        vec![
+            // PEM private keys, to their END line or, cut off, to the end of the text.
+            secret(
+                r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----(?s:.*?-----END [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----|.*)",
+                "[REDACTED PRIVATE KEY]",
+            ),
+            secret(
+                r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*",
+                "[REDACTED JWT]",
+            ),
+            // Authorization and Cookie headers, in text, JSON and Python reprs.
+            secret_fn(
+                r#"(?i)\b(?P<k>(?:proxy-)?authorization)(?P<sep>\\?["']?\s*[:=]\s*\\?["']?)(?P<v>digest\s[^\r\n]*|[^\r\n"'\\]+)"#,
+                authorization,
+            ),
+            secret(
+                r#"(?i)\b(?P<k>(?:set-)?cookie)(?P<sep>\\?["']?\s*:\s*\\?["']?)[^\r\n"'\\]+"#,
+                "$k$sep[REDACTED]",
+            ),
+            secret_fn(
+                r"(?i)\b(?P<k>bearer|basic)(?P<s>\s+)(?P<v>[A-Za-z0-9._~+/-]{8,}=*)(?P<a>$|[^A-Za-z0-9=])",
+                scheme_token,
+            ),
+            // Issuers' documented token prefixes.
+            secret(
+                concat!(
+                    r"\b(?:AIza[0-9A-Za-z_-]{35}",
+                    r"|ya29\.[0-9A-Za-z._-]{20,}",
+                    r"|1//0[0-9A-Za-z_-]{20,}",
+                    r"|GOCSPX-[0-9A-Za-z_-]{20,}",
+                    r"|gh[pousr]_[A-Za-z0-9]{30,}",
+                    r"|github_pat_[A-Za-z0-9_]{22,}",
+                    r"|gl(?:pat|dt|rt|ptt|cbt|oas|soat|ft|imt|agent|wt|ffct)-[0-9A-Za-z_-]{20,}",
+                    r"|GR1348941[0-9A-Za-z_-]{20,}",
+                    r"|xox[abposr]-[0-9A-Za-z-]{10,}",
+                    r"|xapp-[0-9]-[0-9A-Za-z-]{10,}",
+                    r"|(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{10,}",
+                    r"|whsec_[0-9A-Za-z+/=]{20,}",
+                    r"|npm_[A-Za-z0-9]{36}",
+                    r"|pypi-[A-Za-z0-9_-]{50,}",
+                    r"|SK[0-9a-fA-F]{32}",
+                    r"|SG\.[0-9A-Za-z_-]{16,32}\.[0-9A-Za-z_-]{16,64}",
+                    r"|(?:AKIA|ASIA)[0-9A-Z]{16}",
+                    r"|sk-[A-Za-z0-9_-]{20,}",
+                    r")",
+                ),
+                "[REDACTED]",
+            ),
+            secret(
+                r"(?P<h>hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+",
+                "$h[REDACTED]",
+            ),
+            // Azure storage account keys: 64 bytes in base64.
+            secret(r"[A-Za-z0-9+/]{86}==", "[REDACTED]"),
+            secret_fn(
+                r"(?P<b>^|[^A-Za-z0-9+/=])(?P<v>[A-Za-z0-9+/]{40})(?P<a>$|[^A-Za-z0-9+/=])",
+                aws_secret,
+            ),
+            // URL userinfo: with its `@host`, then cut off before it.
+            secret(
+                r#"(?P<pre>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/?#\s@\[\]"'<>]*:)[^\s/"'<>]+@"#,
+                "$pre[REDACTED]@",
+            ),
+            secret_fn(
+                r#"(?P<pre>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/?#\s@\[\]"'<>]*:)(?P<pw>[^\s/"'<>@]+)"#,
+                cut_userinfo,
+            ),
+            // Query parameters that carry credentials.
+            secret(
+                r#"(?i)(?P<pre>[?&;](?:[a-z0-9_.-]*(?:token|secret|password|passwd|pwd|api[_-]?key|apikey|access[_-]?key|signature|credential|session|sessionid)|key|sig|code|auth)=)[^&\s#"'<>]+"#,
+                "$pre[REDACTED]",
+            ),
+            // Keys whose last word names a secret or a phone number, then a separator.
+            p(
+                Class::Secret,
+                r#"(?i)(?:pass|pwd|secret|token|key|credential|auth|session|cookie|phone|mobile|msisdn)[a-z0-9_.-]*\\?["']?\s*(?:=>|:|=)"#,
+                With::KeyValues,
+            ),
+            personal_fn(
+                r"\b[A-Za-z0-9._%+-]+@(?P<d>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b",
+                email,
+            ),
+            personal_fn(
+                r"(?P<b>^|[^\w+])(?P<p>\+[0-9]{1,3}(?:[ .-]?\(?[0-9]{1,4}\)?)(?:[ .-]?[0-9]{2,5}){1,5})\b",
+                phone,
+            ),
+            p(
+                Class::Personal,
+                r"(?P<b>^|[^\w.+/-])(?:\([0-9]{3}\) ?|[0-9]{3}-)[0-9]{3}-[0-9]{4}\b",
+                With::Template("$b<phone>"),
+            ),
+            personal_fn(
+                r"(?P<b>^|[^\w.-])(?P<c>[0-9](?:[ -]?[0-9]){11,18})(?P<a>$|[^\w.-])",
+                card,
+            ),
+            personal_fn(
+                r"\b(?P<i>[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b",
+                iban,
+            ),
+        ]
+    })
+}
+
+/// Every pattern of a class at once: one pass tells whether a text holds anything to
+/// mask at all.
+fn any_match(personal: bool) -> &'static RegexSet {
+    static SECRETS: OnceLock<RegexSet> = OnceLock::new();
+    static ALL: OnceLock<RegexSet> = OnceLock::new();
+    let (cell, take): (_, fn(&Pattern) -> bool) = if personal {
+        (&ALL, |_| true)
+    } else {
+        (&SECRETS, |p| p.class == Class::Secret)
+    };
+    cell.get_or_init(|| {
+        RegexSet::new(patterns().iter().filter(|p| take(p)).map(|p| p.re.as_str()))
+            .expect("redaction patterns are valid literals")
+    })
+}
+
+/// Masks secrets always and personal data unless told to keep it. `Copy`: it is a
+/// setting, the compiled patterns are shared by the whole process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Redactor {
+    keep_personal: bool,
+}
+
+impl Redactor {
+    /// Secrets only: e-mail addresses, phone numbers, card numbers and IBANs are kept
+    /// (for private, local runs).
+    pub fn keeping_personal_data() -> Redactor {
+        Redactor {
+            keep_personal: true,
+        }
+    }
+
+    /// Whether personal data is kept.
+    pub fn keeps_personal_data(self) -> bool {
+        self.keep_personal
+    }
+
+    /// The text with every secret (and, by default, personal datum) replaced; borrows
+    /// when nothing matched.
+    pub fn redact(self, text: &str) -> Cow<'_, str> {
+        let personal = !self.keep_personal;
+        // Most texts hold nothing to mask: one pass over them instead of one per pattern.
+        if !any_match(personal).is_match(text) {
+            return Cow::Borrowed(text);
+        }
+        let mut out: Cow<'_, str> = Cow::Borrowed(text);
+        for p in patterns() {
+            if p.class == Class::Personal && !personal {
+                continue;
+            }
+            if !p.re.is_match(&out) {
+                continue;
+            }
+            let replaced = match &p.with {
+                With::Template(t) => p.re.replace_all(&out, *t).into_owned(),
+                With::Fn(f) => {
+                    p.re.replace_all(&out, |c: &Captures<'_>| {
+                        f(c).unwrap_or_else(|| c[0].to_string())
+                    })
+                    .into_owned()
+                }
+                With::KeyValues => match key_values(&out, personal) {
+                    Some(s) => s,
+                    None => continue,
+                },
+            };
+            out = Cow::Owned(replaced);
+        }
+        out
+    }
+}
+
+/// [`Redactor::redact`] with the default: secrets and personal data masked.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    Redactor::default().redact(text)
+}
+
+#[cfg(test)]
+mod tests;
