@@ -345,6 +345,10 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
         deployed_at = Some(at);
         moved = Some(c);
     }
+    // Every input opens before any is read, so a typo fails before anything is printed.
+    if let Source::Files(inputs) = &s.source {
+        files::check_inputs(inputs)?;
+    }
     let mut assignments = s
         .assignments
         .as_deref()
@@ -466,6 +470,12 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
                 source_error = error;
             }
         }
+    }
+    // A source that failed before its first entry leaves nothing to report.
+    if read == 0
+        && let Some(e) = source_error
+    {
+        return Err(e);
     }
     stitcher.finish(&mut |st| fold(st, &mut clusterer, &mut sink_error));
     if skipped > MAX_WARNINGS && output.verbosity != Verbosity::Verbose {

@@ -21,7 +21,17 @@ Exit codes:
 
 /// Turn Google Cloud Logging entries into ranked error clusters and a five-whys debug report.
 #[derive(Debug, Parser)]
-#[command(name = "gcp-triage", version, about, after_help = EXIT_CODES, propagate_version = true)]
+// A single-valued option given twice takes its last value (`--top 3 ... --top 12`), as
+// in git, ripgrep and gcloud, so scripts can append overrides to a base command;
+// repeatable options (`--rules`, `--service`, `--labels`) still collect every value.
+#[command(
+    name = "gcp-triage",
+    version,
+    about,
+    after_help = EXIT_CODES,
+    propagate_version = true,
+    args_override_self = true
+)]
 pub struct Cli {
     /// More detail on stderr (a summary line, every malformed entry).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
@@ -87,6 +97,7 @@ pub enum ShellArg {
 pub enum ConfigCommand {
     /// Print the settings `analyze` would use with these flags, and where each comes
     /// from (flag, environment, config file and line, default). Secrets are never shown.
+    #[command(args_override_self = true)]
     Show(AnalyzeArgs),
 }
 
@@ -95,11 +106,13 @@ pub enum ConfigCommand {
 pub enum RulesCommand {
     /// Validate rule packs: regexes compile, keys are known, examples match and
     /// counter-examples do not. Without DIR, checks the built-in packs.
+    #[command(args_override_self = true)]
     Check {
         /// Folders (or files) of `*.toml` packs to check on top of the built-in ones.
         dirs: Vec<PathBuf>,
     },
     /// Show which rule matches a message, its captures and fingerprint, or the fallback.
+    #[command(args_override_self = true)]
     Explain {
         /// The log message to explain.
         message: String,

@@ -176,6 +176,26 @@ pub fn read_input(
     read_stream(name, raw, format, threads, prepare, next_index, on_item)
 }
 
+/// Checks that every input can be opened for reading, before any is read: a missing
+/// file, one without permission, or a folder is an error naming it, and nothing has
+/// been printed yet. `-` (stdin) is always there.
+pub fn check_inputs(inputs: &[String]) -> Result<()> {
+    for name in inputs.iter().filter(|n| *n != "-") {
+        let error = |source| Error::ReadInput {
+            path: name.clone(),
+            source,
+        };
+        let file = File::open(name).map_err(error)?;
+        if file.metadata().map_err(error)?.is_dir() {
+            return Err(error(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "is a directory",
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Reads any byte stream (used by `read_input` and tests).
 pub fn read_stream(
     name: &str,

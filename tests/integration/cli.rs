@@ -118,6 +118,117 @@ fn exit_3_for_unreadable_input_and_broken_json_keeps_what_was_read() {
 }
 
 #[test]
+fn an_input_that_cannot_be_opened_fails_before_anything_is_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.md");
+    let folder = dir.path().join("logs");
+    std::fs::create_dir(&folder).unwrap();
+    for missing in [dir.path().join("missing.json"), folder.clone()] {
+        // A readable file first, the bad one second: still nothing is read or printed.
+        let out = bin()
+            .arg("analyze")
+            .arg(sample("app.log"))
+            .arg(&missing)
+            .arg("--out")
+            .arg(&report)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(!report.exists(), "no report for a run that read nothing");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("gcp-triage: error: ") && err.contains(&*missing.to_string_lossy()),
+            "{err}"
+        );
+    }
+    // A source that fails before its first entry (a broken gzip) writes no report.
+    let bad = dir.path().join("bad.json.gz");
+    std::fs::write(&bad, b"\x1f\x8b\x08\x00garbage").unwrap();
+    let out = bin()
+        .arg("analyze")
+        .arg(&bad)
+        .arg("--out")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty());
+    assert!(!report.exists());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json.gz: cannot read input"));
+}
+
+#[test]
+fn a_single_valued_flag_given_twice_takes_the_last_value() {
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = bin()
+            .arg("analyze")
+            .arg(sample("staging-incident.json"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let r = json(&[
+        "--format", "table", "--top", "2", "--top", "3", "--format", "json",
+    ]);
+    assert_eq!(r["clusters"].as_array().unwrap().len(), 3);
+    let r = json(&[
+        "--format",
+        "json",
+        "--min-severity",
+        "ERROR",
+        "--min-severity",
+        "WARNING",
+    ]);
+    assert_eq!(r["settings"]["min_severity"], "WARNING");
+    // Other subcommands too.
+    bin()
+        .args(["config", "show", "--top", "2", "--top", "5"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::is_match(r"analyze\.top\s+5\s+flag").unwrap());
+    bin()
+        .args([
+            "fetch",
+            "--project",
+            "first",
+            "--project",
+            "second",
+            "--print-filter",
+        ])
+        .assert()
+        .code(0);
+    bin()
+        .args([
+            "rules", "explain", "--rules", "rules", "--rules", "rules", "boom",
+        ])
+        .assert()
+        .code(0);
+    // Repeatable options keep every value.
+    bin()
+        .args([
+            "analyze",
+            "--project",
+            "p",
+            "--service",
+            "api",
+            "--service",
+            "worker",
+            "--print-filter",
+        ])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(r#"("api" OR "worker")"#));
+}
+
+#[test]
 fn malformed_entries_are_skipped_counted_or_strict() {
     let input = format!("{ENTRY_ERR}\nnot json at all\n{ENTRY_ERR2}\n");
     let out = bin()
@@ -399,8 +510,14 @@ fn garbage_input_is_never_a_panic() {
         assert!(matches!(out.status.code(), Some(0 | 3)), "{input}: {out:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!err.contains("panicked"), "{input}: {err}");
-        serde_json::from_slice::<serde_json::Value>(&out.stdout)
-            .unwrap_or_else(|e| panic!("{input}: {e}"));
+        if out.status.code() == Some(3) {
+            // Broken before its first entry: one error line, no report of nothing.
+            assert!(out.stdout.is_empty(), "{input}");
+            assert_eq!(err.lines().count(), 1, "{input}: {err}");
+        } else {
+            serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .unwrap_or_else(|e| panic!("{input}: {e}"));
+        }
     }
 }
 
