@@ -220,3 +220,57 @@ async fn personal_data_reaches_no_output_by_default_and_every_output_when_kept()
     let bodies = github_bodies(&server).await;
     assert!(bodies.contains("<email>@"), "{bodies}");
 }
+
+/// Made-up secrets of several classes, and the value that must not survive.
+fn planted_secret() -> impl proptest::strategy::Strategy<Value = (String, String)> {
+    use proptest::prelude::*;
+    prop_oneof![
+        "[A-Za-z0-9]{36}".prop_map(|s| (format!("ghp_{s}"), s.clone())),
+        "[A-Z0-9]{16}".prop_map(|s| (format!("AKIA{s}"), format!("AKIA{s}"))),
+        "[A-Za-z0-9]{24}".prop_map(|s| (format!("sk_live_{s}"), s.clone())),
+        "[A-Za-z0-9#!%]{10,20}".prop_map(|s| (format!("mysql://app:{s}@db:3306/x"), s.clone())),
+        "[A-Za-z0-9]{10,20}".prop_map(|s| (format!("db_password={s}"), s.clone())),
+        "[A-Za-z0-9]{24,40}".prop_map(|s| (format!("Authorization: Bearer {s}"), s.clone())),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+
+    /// A secret planted anywhere in a random message reaches none of the outputs of a
+    /// run: JSON, the report file, the table, the annotations.
+    #[test]
+    fn a_planted_secret_reaches_no_output_of_a_run(
+        words in proptest::collection::vec("[a-z]{1,8}", 1..10),
+        at in proptest::prelude::any::<proptest::sample::Index>(),
+        (planted, value) in planted_secret(),
+    ) {
+        let mut parts = words.clone();
+        parts.insert(at.index(parts.len() + 1), planted);
+        let text = parts.join(" ");
+        let dir = tempfile::tempdir().unwrap();
+        let input = write_ndjson(dir.path(), "p.ndjson", &[json!({"insertId": "p1",
+            "timestamp": "2026-11-30T10:00:00Z", "severity": "ERROR", "textPayload": text})]);
+        let md = dir.path().join("p.md");
+        let json_run = bin()
+            .arg("analyze")
+            .arg(&input)
+            .args(["--format", "json", "--out"])
+            .arg(&md)
+            .env("GITHUB_ACTIONS", "true")
+            .output()
+            .unwrap();
+        let table_run = bin().arg("analyze").arg(&input).output().unwrap();
+        let outputs = [
+            String::from_utf8_lossy(&json_run.stdout).into_owned(),
+            String::from_utf8_lossy(&json_run.stderr).into_owned(),
+            read(&md),
+            String::from_utf8_lossy(&table_run.stdout).into_owned(),
+            String::from_utf8_lossy(&table_run.stderr).into_owned(),
+        ];
+        proptest::prop_assert!(outputs[0].contains("[REDACTED"), "{}", outputs[0]);
+        for out in &outputs {
+            proptest::prop_assert!(!out.contains(&value), "{text:?} leaked: {out}");
+        }
+    }
+}
