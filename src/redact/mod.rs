@@ -192,6 +192,14 @@ fn value_at(text: &str) -> Option<&str> {
 /// name a phone number. Keys that name neither are passed over, so a secret key inside
 /// another key's value (`error:password=x`) is still found.
 fn key_values(text: &str, personal: bool) -> Option<String> {
+    // Keys with none of the words' stems are passed over without being split.
+    static STEMS: OnceLock<Regex> = OnceLock::new();
+    let stems = STEMS.get_or_init(|| {
+        Regex::new(
+            "(?i)pass|pwd|secret|token|key|credential|auth|session|cookie|phone|mobile|msisdn",
+        )
+        .expect("redaction patterns are valid literals")
+    });
     let mut out = String::new();
     let mut copied = 0;
     let mut at = 0;
@@ -199,6 +207,9 @@ fn key_values(text: &str, personal: bool) -> Option<String> {
         let Some(m) = c.get(0) else { break };
         at = m.end();
         let key = &c["k"];
+        if !stems.is_match(key) {
+            continue;
+        }
         let with = if names_secret(key) {
             REDACTED
         } else if personal && names_phone(key) {
@@ -417,9 +428,11 @@ fn email(c: &Captures<'_>) -> Option<String> {
 fn patterns() -> &'static [Pattern] {
     static P: OnceLock<Vec<Pattern>> = OnceLock::new();
     P.get_or_init(|| {
+        // ASCII word boundaries: the lazy DFA gives up on Unicode ones in non-ASCII text.
         let p = |class: Class, re: &str, with: With| Pattern {
             class,
-            re: Regex::new(re).expect("redaction patterns are valid literals"),
+            re: Regex::new(&re.replace(r"\b", r"(?-u:\b)"))
+                .expect("redaction patterns are valid literals"),
             with,
         };
         let secret = |re: &str, with: &'static str| p(Class::Secret, re, With::Template(with));
@@ -517,7 +530,7 @@ fn patterns() -> &'static [Pattern] {
                 With::Template("$b<phone>"),
             ),
             personal_fn(
-                r"(?P<b>^|[^\w.-])(?P<c>[0-9](?:[ -]?[0-9]){11,18})(?P<a>$|[^\w.-])",
+                r"(?P<b>^|[^\w.-])(?P<c>[2-6](?:[ -]?[0-9]){11,18})(?P<a>$|[^\w.-])",
                 card,
             ),
             personal_fn(
@@ -528,19 +541,40 @@ fn patterns() -> &'static [Pattern] {
     })
 }
 
-/// Every pattern of a class at once: one pass tells whether a text holds anything to
-/// mask at all.
-fn any_match(personal: bool) -> &'static RegexSet {
-    static SECRETS: OnceLock<RegexSet> = OnceLock::new();
-    static ALL: OnceLock<RegexSet> = OnceLock::new();
-    let (cell, take): (_, fn(&Pattern) -> bool) = if personal {
-        (&ALL, |_| true)
-    } else {
-        (&SECRETS, |p| p.class == Class::Secret)
-    };
+/// Every pattern of a class at once, and each one's place in [`patterns`]: one pass
+/// tells which patterns a text holds, if any.
+fn any_match(personal: bool) -> &'static (RegexSet, Vec<usize>) {
+    static SECRETS: OnceLock<(RegexSet, Vec<usize>)> = OnceLock::new();
+    static ALL: OnceLock<(RegexSet, Vec<usize>)> = OnceLock::new();
+    let cell = if personal { &ALL } else { &SECRETS };
     cell.get_or_init(|| {
-        RegexSet::new(patterns().iter().filter(|p| take(p)).map(|p| p.re.as_str()))
-            .expect("redaction patterns are valid literals")
+        let used: Vec<usize> = patterns()
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| personal || p.class == Class::Secret)
+            .map(|(i, _)| i)
+            .collect();
+        let set = RegexSet::new(used.iter().map(|&i| patterns()[i].re.as_str()))
+            .expect("redaction patterns are valid literals");
+        (set, used)
+    })
+}
+
+/// `re`'s matches replaced by `f`; `None` when `f` kept every match as it was.
+fn replace_some(re: &Regex, text: &str, f: fn(&Captures<'_>) -> Option<String>) -> Option<String> {
+    let mut out = String::new();
+    let mut copied = 0;
+    for c in re.captures_iter(text) {
+        let (Some(m), Some(with)) = (c.get(0), f(&c)) else {
+            continue;
+        };
+        out.push_str(&text[copied..m.start()]);
+        out.push_str(&with);
+        copied = m.end();
+    }
+    (copied > 0).then(|| {
+        out.push_str(&text[copied..]);
+        out
     })
 }
 
@@ -569,32 +603,26 @@ impl Redactor {
     /// when nothing matched.
     pub fn redact(self, text: &str) -> Cow<'_, str> {
         let personal = !self.keep_personal;
-        // Most texts hold nothing to mask: one pass over them instead of one per pattern.
-        if !any_match(personal).is_match(text) {
+        // One pass tells which patterns the text holds; most texts hold none.
+        let (set, used) = any_match(personal);
+        let found = set.matches(text);
+        if !found.matched_any() {
             return Cow::Borrowed(text);
         }
         let mut out: Cow<'_, str> = Cow::Borrowed(text);
-        for p in patterns() {
-            if p.class == Class::Personal && !personal {
-                continue;
-            }
-            if !p.re.is_match(&out) {
-                continue;
-            }
+        for i in found.iter().map(|k| used[k]) {
+            let p = &patterns()[i];
             let replaced = match &p.with {
-                With::Template(t) => p.re.replace_all(&out, *t).into_owned(),
-                With::Fn(f) => {
-                    p.re.replace_all(&out, |c: &Captures<'_>| {
-                        f(c).unwrap_or_else(|| c[0].to_string())
-                    })
-                    .into_owned()
-                }
-                With::KeyValues => match key_values(&out, personal) {
-                    Some(s) => s,
-                    None => continue,
+                With::Template(t) => match p.re.replace_all(&out, *t) {
+                    Cow::Owned(s) => Some(s),
+                    Cow::Borrowed(_) => None,
                 },
+                With::Fn(f) => replace_some(&p.re, &out, *f),
+                With::KeyValues => key_values(&out, personal),
             };
-            out = Cow::Owned(replaced);
+            if let Some(r) = replaced {
+                out = Cow::Owned(r);
+            }
         }
         out
     }
