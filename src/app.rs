@@ -398,6 +398,8 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
     };
 
     let mut cloud_input: Option<CloudInput> = None;
+    // What the report should say about how the input was read.
+    let mut warnings: Vec<String> = Vec::new();
     let mut span: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> = None;
     let mut revision_first: HashMap<String, chrono::DateTime<chrono::Utc>> = HashMap::new();
     {
@@ -450,9 +452,18 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
                         &mut next_index,
                         &mut |item| on_item(input, item),
                     );
-                    if let Err(e) = res {
-                        source_error = Some(e);
-                        break;
+                    match res {
+                        Ok(notes) => {
+                            if let Some(note) = notes.guessed_encoding {
+                                let note = format!("{input}: {note}");
+                                warn(output, &note);
+                                warnings.push(note);
+                            }
+                        }
+                        Err(e) => {
+                            source_error = Some(e);
+                            break;
+                        }
                     }
                 }
             }
@@ -619,6 +630,7 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
             Source::Cloud(_) => Vec::new(),
         },
         partial_reason: source_error.as_ref().map(|e| one_line(e)),
+        warnings,
         settings: ReportSettings {
             top: s.top,
             min_severity: s.min_severity,

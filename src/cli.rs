@@ -150,6 +150,8 @@ pub enum InputFormatArg {
     Json,
     /// Plain text, one entry per line.
     Text,
+    /// gcloud's YAML (`gcloud logging read` without --format=json).
+    Yaml,
 }
 
 /// Output formats for stdout.

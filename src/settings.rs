@@ -554,6 +554,7 @@ impl Analyze {
                 InputFormatArg::Auto => InputFormat::Auto,
                 InputFormatArg::Json => InputFormat::Json,
                 InputFormatArg::Text => InputFormat::Text,
+                InputFormatArg::Yaml => InputFormat::Yaml,
             },
             strict: a.strict,
             threads: a.threads.map_or_else(

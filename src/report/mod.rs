@@ -257,6 +257,9 @@ pub struct Report {
     pub partial: bool,
     /// Why it is partial.
     pub partial_reason: Option<String>,
+    /// How the input was read, where the reader had to guess (an encoding without a
+    /// byte-order mark, or with a damaged one).
+    pub warnings: Vec<String>,
     /// Counts over the input.
     pub summary: Summary,
     /// Settings that shaped it.
@@ -515,6 +518,8 @@ pub struct ReportInput<'a> {
     pub inputs: Vec<String>,
     /// Why reading stopped early, if it did.
     pub partial_reason: Option<String>,
+    /// How the input was read, where the reader had to guess.
+    pub warnings: Vec<String>,
     /// Settings.
     pub settings: ReportSettings,
     /// Rules (for whys and hints).
@@ -542,6 +547,7 @@ pub fn build(input: ReportInput<'_>) -> Report {
         entries_skipped,
         inputs,
         partial_reason,
+        warnings,
         settings,
         rules,
         cloud,
@@ -625,6 +631,7 @@ pub fn build(input: ReportInput<'_>) -> Report {
         query: cloud.map(|c| c.query),
         partial: partial_reason.is_some(),
         partial_reason,
+        warnings,
         summary: Summary {
             entries_read,
             entries_skipped,

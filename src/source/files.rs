@@ -28,6 +28,8 @@ pub enum InputFormat {
     Json,
     /// Plain text, one entry per line.
     Text,
+    /// gcloud's YAML: `---`-separated documents, one entry each.
+    Yaml,
 }
 
 /// Work done on each entry by the parsing threads (see [`crate::cluster::prepare`]).
@@ -163,7 +165,7 @@ pub fn read_input(
     prepare: Option<&Prepare<'_>>,
     next_index: &mut u64,
     on_item: &mut dyn FnMut(Item) -> Result<()>,
-) -> Result<()> {
+) -> Result<ReadNotes> {
     let raw: Box<dyn Read + Send> = if name == "-" {
         Box::new(io::stdin())
     } else {
@@ -173,7 +175,7 @@ pub fn read_input(
             source,
         })?)
     };
-    read_stream(name, raw, format, threads, prepare, next_index, on_item)
+    read_stream_noted(name, raw, format, threads, prepare, next_index, on_item)
 }
 
 /// Checks that every input can be opened for reading, before any is read: a missing
@@ -206,6 +208,28 @@ pub fn read_stream(
     next_index: &mut u64,
     on_item: &mut dyn FnMut(Item) -> Result<()>,
 ) -> Result<()> {
+    read_stream_noted(name, raw, format, threads, prepare, next_index, on_item).map(|_| ())
+}
+
+/// What reading an input found out about it besides its entries, for the report's
+/// warnings.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReadNotes {
+    /// How the text was decoded when that had to be guessed: no byte-order mark, or a
+    /// damaged one.
+    pub guessed_encoding: Option<String>,
+}
+
+/// [`read_stream`], and what it found out about the input.
+pub fn read_stream_noted(
+    name: &str,
+    raw: Box<dyn Read + Send>,
+    format: InputFormat,
+    threads: usize,
+    prepare: Option<&Prepare<'_>>,
+    next_index: &mut u64,
+    on_item: &mut dyn FnMut(Item) -> Result<()>,
+) -> Result<ReadNotes> {
     let io_err = |source| Error::ReadInput {
         path: name.to_string(),
         source,
@@ -213,26 +237,41 @@ pub fn read_stream(
     let mut buffered = BufReader::with_capacity(256 * 1024, raw);
     let head = buffered.fill_buf().map_err(io_err)?;
     let gz = head.starts_with(&[0x1f, 0x8b]);
-    let plain: Box<dyn Read + Send + '_> = if gz {
-        Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
+    let mut plain: Box<dyn BufRead + Send + '_> = if gz {
+        Box::new(BufReader::with_capacity(
+            64 * 1024,
+            flate2::bufread::MultiGzDecoder::new(buffered),
+        ))
     } else {
         Box::new(buffered)
     };
+    let sniffed = crate::source::encoding::sniff(plain.fill_buf().map_err(io_err)?);
+    plain.consume(sniffed.skip);
+    let notes = ReadNotes {
+        guessed_encoding: sniffed.note,
+    };
     let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .encoding(sniffed.encoding)
         .bom_sniffing(true)
         .strip_bom(true)
         .build(plain);
     let mut reader = BufReader::with_capacity(256 * 1024, decoded);
     let first = first_significant_byte(&mut reader).map_err(io_err)?;
-    let json_like = first.is_some() && looks_like_json(reader.fill_buf().map_err(io_err)?);
+    let head = reader.fill_buf().map_err(io_err)?;
+    let json_like = first.is_some() && looks_like_json(head);
+    let first_line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let yaml_like =
+        first.is_some() && !json_like && crate::source::yaml::looks_like_yaml(first_line);
     let mut ctx = Ctx {
         name,
         next_index,
         on_item,
     };
-    match (format, first) {
+    let read = match (format, first) {
         (_, None) => Ok(()),
         (InputFormat::Text, _) => read_text(reader, &mut ctx),
+        (InputFormat::Yaml, _) => read_yaml(reader, &mut ctx),
+        (InputFormat::Auto, _) if yaml_like => read_yaml(reader, &mut ctx),
         (InputFormat::Auto, _) if !json_like => read_text(reader, &mut ctx),
         (_, Some(b'[')) if threads > 1 => parallel::read(
             name,
@@ -253,7 +292,8 @@ pub fn read_stream(
                 c as char
             ),
         }),
-    }
+    };
+    read.map(|()| notes)
 }
 
 /// `[` followed by `{` or `]`, or `{` followed by `"` or `}`: JSON, not a `[ERROR]` line.
@@ -316,6 +356,27 @@ fn first_significant_byte(r: &mut impl BufRead) -> io::Result<Option<u8>> {
         let n = buf.len();
         r.consume(n);
     }
+}
+
+/// gcloud's YAML, a document at a time ([`crate::source::yaml`]); a broken document is
+/// a malformed entry, numbered by its first line.
+fn read_yaml(reader: impl BufRead, ctx: &mut Ctx<'_>) -> Result<()> {
+    let name = ctx.name.to_string();
+    let io_err = |source| Error::ReadInput {
+        path: name.clone(),
+        source,
+    };
+    crate::source::yaml::read_documents(reader, io_err, &mut |d| {
+        let item = match d.json {
+            Ok(json) => with_line(parse_entry(0, &json), Some(d.line)),
+            Err(reason) => Item::Malformed {
+                index: 0,
+                line: Some(d.line),
+                error: de::Error::custom(reason),
+            },
+        };
+        ctx.emit(item)
+    })
 }
 
 fn read_text(mut reader: impl BufRead, ctx: &mut Ctx<'_>) -> Result<()> {

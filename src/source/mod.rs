@@ -4,6 +4,8 @@
 
 pub mod auth;
 pub mod cloud_logging;
+pub(crate) mod encoding;
 pub mod files;
 pub mod parallel;
 pub mod query;
+pub mod yaml;

@@ -8,6 +8,7 @@ mod cli;
 mod cloud_logging;
 mod config;
 mod deploy;
+mod formats;
 mod github;
 mod parallel;
 mod real_samples;
