@@ -216,6 +216,8 @@ pub struct Cluster {
     pub last_seen: Option<DateTime<Utc>>,
     /// Highest severity.
     pub severity: Severity,
+    /// Where the highest severity came from (the first entry that reached it).
+    pub severity_source: SeveritySource,
     /// Counts per service.
     pub services: BTreeMap<String, u64>,
     /// Counts per revision.
@@ -488,7 +490,7 @@ pub fn trim_middle(text: &str, max_chars: usize) -> String {
 /// own severity, so the fallback (the costly part) runs only for entries that count.
 pub fn judge(rules: &RuleSet, min_severity: Severity, entry: &Entry) -> Verdict {
     if entry.severity < min_severity {
-        let lifted = entry.severity_source == SeveritySource::None
+        let lifted = entry.rule_may_lift()
             && rules
                 .find(&entry.message)
                 .and_then(|m| m.rule.severity)
@@ -613,8 +615,8 @@ impl<'r> Clusterer<'r> {
             }
             Verdict::Signed(sig) => *sig,
         };
-        if entry.severity_source == SeveritySource::None
-            && let Some(floor) = sig.severity_floor
+        if entry.rule_may_lift()
+            && let Some(floor) = sig.severity_floor.filter(|f| *f > entry.severity)
         {
             entry.severity = floor;
             entry.severity_source = SeveritySource::Rule;
@@ -677,6 +679,7 @@ impl<'r> Clusterer<'r> {
             first_seen: None,
             last_seen: None,
             severity: Severity::Default,
+            severity_source: SeveritySource::None,
             services: BTreeMap::new(),
             revisions: BTreeMap::new(),
             locations: BTreeMap::new(),
@@ -989,6 +992,9 @@ impl Cluster {
     /// locations, instances.
     fn observe(&mut self, entry: &Entry, severity: Severity) {
         self.count += 1;
+        if severity > self.severity || self.count == 1 {
+            self.severity_source = entry.severity_source;
+        }
         self.severity = self.severity.max(severity);
         if let Some(t) = entry.timestamp {
             self.first_seen = Some(self.first_seen.map_or(t, |f| f.min(t)));

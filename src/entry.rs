@@ -435,6 +435,13 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Whether a matching rule's severity floor may raise this entry's severity: it is
+    /// below WARNING by anything but an HTTP status (unlevelled, or logged at INFO or
+    /// lower while the rule knows the message as an error).
+    pub fn rule_may_lift(&self) -> bool {
+        self.severity < Severity::Warning && self.severity_source != SeveritySource::HttpStatus
+    }
+
     /// Whether this is a platform request log (an `httpRequest` and no payload).
     pub fn is_request_log(&self) -> bool {
         self.http.is_some() && !self.has_payload
@@ -442,7 +449,7 @@ impl Entry {
 
     /// Builds an entry from one line of a plain-text log.
     pub fn from_text(index: u64, line: &str) -> Entry {
-        let message = line.trim_end_matches(['\r', '\n']).to_string();
+        let message = strip_ansi(line.trim_end_matches(['\r', '\n'])).into_owned();
         let (severity, severity_source) = match severity_from_text(&message) {
             Some(s) => (s, SeveritySource::Text),
             None => (Severity::Default, SeveritySource::None),
@@ -665,8 +672,33 @@ const MESSAGE_KEYS: [&str; 6] = ["message", "msg", "error", "err", "exception", 
 /// Keys that hold a stack trace to append to the message.
 const TRACE_KEYS: [&str; 4] = ["stack_trace", "exception", "stack", "stacktrace"];
 
-/// The one function that extracts the human message from an entry's payload.
+/// Terminal escape sequences (colours, cursor moves, titles) removed: loggers that
+/// colour their output for a terminal write them into Cloud Logging too, and they
+/// must reach no title, fingerprint or report. Borrows when there is none.
+pub fn strip_ansi(text: &str) -> Cow<'_, str> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    if memchr::memchr(0x1b, text.as_bytes()).is_none() {
+        return Cow::Borrowed(text);
+    }
+    let re = RE.get_or_init(|| {
+        // CSI (`ESC [ … final`), OSC (`ESC ] … BEL` or `ESC \`), and two-byte escapes.
+        Regex::new(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_]|.?)")
+            .expect("the escape-sequence regex is a valid literal")
+    });
+    re.replace_all(text, "")
+}
+
+/// The one function that extracts the human message from an entry's payload, with
+/// terminal escape sequences removed.
 pub fn extract_message(text: Option<&str>, json: Option<&Value>, proto: Option<&Value>) -> String {
+    let message = extract_raw_message(text, json, proto);
+    match strip_ansi(&message) {
+        Cow::Borrowed(_) => message,
+        Cow::Owned(clean) => clean,
+    }
+}
+
+fn extract_raw_message(text: Option<&str>, json: Option<&Value>, proto: Option<&Value>) -> String {
     if let Some(t) = text {
         return t.trim_end_matches(['\r', '\n']).to_string();
     }
@@ -740,8 +772,41 @@ fn effective_severity(
     message: &str,
 ) -> (Severity, SeveritySource) {
     if let Some(s) = entry.filter(|s| *s != Severity::Default) {
+        // A logger that writes everything at INFO (or DEBUG, NOTICE) while its payload
+        // or the message's own level word says WARNING or worse: the stronger wins.
+        if s < Severity::Warning {
+            let said = payload_level(json)
+                .map(|p| (p, SeveritySource::Payload))
+                .into_iter()
+                .chain(leading_level(message).map(|t| (t, SeveritySource::Text)))
+                .filter(|(l, _)| *l >= Severity::Warning)
+                .max_by_key(|(l, _)| *l);
+            if let Some(stronger) = said {
+                return stronger;
+            }
+        }
         return (s, SeveritySource::Entry);
     }
+    if let Some(s) = payload_level(json) {
+        return (s, SeveritySource::Payload);
+    }
+    if let Some(h) = http {
+        if h.status >= 500 {
+            return (Severity::Error, SeveritySource::HttpStatus);
+        }
+        if h.status >= 400 {
+            return (Severity::Warning, SeveritySource::HttpStatus);
+        }
+    }
+    if let Some(s) = severity_from_text(message) {
+        return (s, SeveritySource::Text);
+    }
+    (Severity::Default, SeveritySource::None)
+}
+
+/// The level a `jsonPayload` states in `severity`, `level`, `levelname`, ... (names or
+/// pino/bunyan numbers).
+fn payload_level(json: Option<&Value>) -> Option<Severity> {
     if let Some(Value::Object(map)) = json {
         for key in ["severity", "level", "levelname", "log_level", "loglevel"] {
             let found = match map.get(key) {
@@ -763,22 +828,11 @@ fn effective_severity(
                 _ => None,
             };
             if let Some(s) = found.filter(|s| *s != Severity::Default) {
-                return (s, SeveritySource::Payload);
+                return Some(s);
             }
         }
     }
-    if let Some(h) = http {
-        if h.status >= 500 {
-            return (Severity::Error, SeveritySource::HttpStatus);
-        }
-        if h.status >= 400 {
-            return (Severity::Warning, SeveritySource::HttpStatus);
-        }
-    }
-    if let Some(s) = severity_from_text(message) {
-        return (s, SeveritySource::Text);
-    }
-    (Severity::Default, SeveritySource::None)
+    None
 }
 
 fn level_regex() -> &'static Regex {
@@ -794,9 +848,85 @@ fn level_regex() -> &'static Regex {
     })
 }
 
+/// The level word a logger put at the start of a line, after what loggers put before
+/// it: timestamps, process ids, bracketed fields (`[Nest]`, `[main]`), `key=value`
+/// fields, separators, and a logger name followed by a separator. Upper-case level
+/// words anywhere in that prefix (`ERROR`, `WARN`, `ERR`, logrus' `ERRO[0000]`,
+/// Monolog's `app.ERROR:`, Python's `ERROR:root:`), `level=error`, and a first word
+/// `error:` / `Error:` in any case. `None` when the prefix ends without one.
+pub fn leading_level(line: &str) -> Option<Severity> {
+    let line = line.lines().next().unwrap_or("");
+    let tokens: Vec<&str> = line.split_whitespace().take(12).collect();
+    for (i, raw) in tokens.iter().enumerate() {
+        let tok = raw.trim_matches(|c: char| "[]()<>:,|".contains(c));
+        if let Some(v) = tok
+            .strip_prefix("level=")
+            .or_else(|| tok.strip_prefix("lvl="))
+            .or_else(|| tok.strip_prefix("severity="))
+        {
+            return Severity::parse_name(v.trim_matches('"'));
+        }
+        let upper_word = |w: &str| {
+            (w.len() >= 3 && w.bytes().all(|b| b.is_ascii_uppercase()))
+                .then(|| level_word(w))
+                .flatten()
+        };
+        let head = tok.split([':', '[']).next().unwrap_or(tok);
+        let tail = tok.rsplit('.').next().unwrap_or(tok);
+        if let Some(l) = upper_word(tok)
+            .or_else(|| upper_word(head))
+            .or_else(|| upper_word(tail))
+        {
+            return Some(l);
+        }
+        if i == 0
+            && raw.ends_with(':')
+            && let Some(l) =
+                Severity::parse_name(raw.trim_end_matches(':')).filter(|l| *l >= Severity::Warning)
+        {
+            return Some(l);
+        }
+        let next = tokens.get(i + 1).copied().unwrap_or("");
+        let separator = |t: &str| matches!(t, "-" | "--" | "---" | "|" | ":" | "::");
+        let prefix = raw.starts_with(|c: char| c.is_ascii_digit())
+            || raw.starts_with(['[', '(', '<', '#'])
+            || raw.ends_with([']', ')', '>'])
+            || separator(raw)
+            || matches!(*raw, "AM" | "PM")
+            || raw.contains('=')
+            || (raw.len() == 2
+                && raw.ends_with(',')
+                && raw.starts_with(|c: char| c.is_ascii_uppercase()))
+            || (!raw.is_empty() && separator(next));
+        if !prefix {
+            break;
+        }
+    }
+    None
+}
+
+/// Upper-case level words of the common loggers, with their short forms (zerolog's
+/// `ERR`/`WRN`/`FTL`, logrus' `ERRO`/`WARN`).
+fn level_word(w: &str) -> Option<Severity> {
+    Some(match w {
+        "EMERGENCY" | "EMERG" => Severity::Emergency,
+        "ALERT" => Severity::Alert,
+        "CRITICAL" | "CRIT" | "FATAL" | "FTL" | "PANIC" | "PNC" | "SEVERE" => Severity::Critical,
+        "ERROR" | "ERR" | "ERRO" => Severity::Error,
+        "WARNING" | "WARN" | "WRN" => Severity::Warning,
+        "NOTICE" => Severity::Notice,
+        "INFO" | "INF" => Severity::Info,
+        "DEBUG" | "DBG" | "TRACE" | "TRC" => Severity::Debug,
+        _ => return None,
+    })
+}
+
 /// Severity from the text itself: a level prefix, a traceback, a Go panic.
 pub fn severity_from_text(message: &str) -> Option<Severity> {
     let first = message.lines().next().unwrap_or("");
+    if let Some(l) = leading_level(first) {
+        return Some(l);
+    }
     if let Some(c) = level_regex().captures(first) {
         if let Some(l) = c.name("lvl") {
             return Severity::parse_name(l.as_str());
@@ -857,6 +987,155 @@ mod tests {
 
     fn raw(json: &str) -> Entry {
         Entry::from_raw(1, serde_json::from_str(json).unwrap())
+    }
+
+    /// Lines in the shapes of common loggers (made up), and the level each states.
+    const LOGGER_LINES: &[(&str, Severity)] = &[
+        (
+            "[Nest] 7  - 11/30/2026, 3:04:05 PM   ERROR [ExceptionHandler] Nest can't resolve dependencies of the BillingService (?).",
+            Severity::Error,
+        ),
+        (
+            "[Nest] 7  - 11/30/2026, 3:04:05 PM    WARN [RoutesResolver] duplicate route /v1/items",
+            Severity::Warning,
+        ),
+        (
+            "error: payment capture failed {\"orderId\":42}",
+            Severity::Error,
+        ),
+        ("warn: slow query took 2300ms", Severity::Warning),
+        (
+            "[15:04:05.123] ERROR (4211): request failed",
+            Severity::Error,
+        ),
+        (
+            "2026/11/30 15:04:05 ERROR: dial tcp 10.0.0.3:5432: connect: connection refused",
+            Severity::Error,
+        ),
+        (
+            "2026-11-30T15:04:05.123Z\tERROR\tserver/handler.go:88\tcheckout failed",
+            Severity::Error,
+        ),
+        (
+            "3:04PM ERR checkout failed error=\"context deadline exceeded\"",
+            Severity::Error,
+        ),
+        ("3:04PM WRN retrying attempt=2", Severity::Warning),
+        (
+            "time=\"2026-11-30T15:04:05Z\" level=error msg=\"db unavailable\"",
+            Severity::Error,
+        ),
+        (
+            "ERRO[0012] db unavailable                              attempt=3",
+            Severity::Error,
+        ),
+        ("WARN[0003] config reload skipped", Severity::Warning),
+        (
+            "ERROR:orders.api:payment failed for cart 9",
+            Severity::Error,
+        ),
+        (
+            "2026-11-30 15:04:05,123 - orders.api - WARNING - retrying payment",
+            Severity::Warning,
+        ),
+        (
+            "2026-11-30T15:04:05.123Z ERROR 1 --- [orders] [nio-8080-exec-1] c.e.o.CheckoutController : Checkout failed",
+            Severity::Error,
+        ),
+        (
+            "15:04:05.123 [main] WARN  c.e.o.Startup - Slow start",
+            Severity::Warning,
+        ),
+        (
+            "E, [2026-11-30T15:04:05.123456 #12] ERROR -- : PG::ConnectionBad",
+            Severity::Error,
+        ),
+        (
+            "F, [2026-11-30T15:04:05.123456 #12] FATAL -- : boot failed",
+            Severity::Critical,
+        ),
+        (
+            "[2026-11-30 15:04:05] app.ERROR: Uncaught PDOException: SQLSTATE[HY000] [2002]",
+            Severity::Error,
+        ),
+        (
+            "ERROR:  column \"total_cents\" does not exist at character 8",
+            Severity::Error,
+        ),
+        (
+            "FATAL:  password authentication failed for user \"app\"",
+            Severity::Critical,
+        ),
+        ("error: column \"x\" does not exist", Severity::Error),
+        (
+            "2026-11-30 15:04:05 INFO orders started on :8080",
+            Severity::Info,
+        ),
+    ];
+
+    #[test]
+    fn loggers_levels_are_read_from_the_text_with_or_without_colour() {
+        for (line, level) in LOGGER_LINES {
+            let e = Entry::from_text(1, line);
+            assert_eq!(
+                (e.severity, e.severity_source),
+                (*level, SeveritySource::Text),
+                "{line}"
+            );
+            // The same line coloured for a terminal: level word and prefix in escapes.
+            let coloured = line
+                .replacen(' ', " \x1b[31m", 1)
+                .replace("ERROR", "ERROR\x1b[39m")
+                .replace("WARN", "\x1b[33mWARN");
+            let e = Entry::from_text(1, &format!("\x1b[32m{coloured}\x1b[0m"));
+            assert_eq!(e.severity, *level, "{coloured:?}");
+            assert!(!e.message.contains('\x1b'), "{:?}", e.message);
+        }
+        for plain in [
+            "Failed to start - ERROR code 5",
+            "user ERROR count=3",
+            "  at Object.<anonymous> (/app/index.js:10:5)",
+            "  code: 'SQLITE_CORRUPT',",
+            "Node.js v22.12.0",
+            "2 ERRORS found in config",
+        ] {
+            assert_eq!(leading_level(plain), None, "{plain}");
+        }
+    }
+
+    #[test]
+    fn escapes_are_stripped_from_payloads_and_text() {
+        assert_eq!(strip_ansi("\x1b[1;31mboom\x1b[0m done"), "boom done");
+        assert_eq!(strip_ansi("\x1b]0;title\x07x"), "x");
+        assert!(matches!(strip_ansi("plain"), Cow::Borrowed("plain")));
+        let e = raw(r#"{"jsonPayload":{"message":"\u001b[31mfailed\u001b[39m to bind"}}"#);
+        assert_eq!(e.message, "failed to bind");
+    }
+
+    #[test]
+    fn a_stronger_payload_or_text_level_wins_over_info() {
+        let e =
+            raw(r#"{"severity":"INFO","jsonPayload":{"level":"error","message":"charge failed"}}"#);
+        assert_eq!(
+            (e.severity, e.severity_source),
+            (Severity::Error, SeveritySource::Payload)
+        );
+        let e = raw(r#"{"severity":"INFO","textPayload":"WARN slow upstream"}"#);
+        assert_eq!(
+            (e.severity, e.severity_source),
+            (Severity::Warning, SeveritySource::Text)
+        );
+        let e = raw(r#"{"severity":"INFO","textPayload":"INFO all good"}"#);
+        assert_eq!(
+            (e.severity, e.severity_source),
+            (Severity::Info, SeveritySource::Entry)
+        );
+        // A stated WARNING or worse is never replaced.
+        let e = raw(r#"{"severity":"WARNING","jsonPayload":{"level":"error","message":"x"}}"#);
+        assert_eq!(
+            (e.severity, e.severity_source),
+            (Severity::Warning, SeveritySource::Entry)
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::cluster::{Cluster, Counts, Exemplar, HttpImpact};
 use crate::deploy::{Change, Comparison};
-use crate::entry::Severity;
+use crate::entry::{Severity, SeveritySource};
 use crate::error::{Error, Result, one_line};
 use crate::precursor::Precursor;
 use crate::rank::Score;
@@ -158,6 +158,9 @@ pub struct ClusterView {
     pub title: String,
     /// Highest severity.
     pub severity: Severity,
+    /// Where the severity came from: `entry`, `payload` (a level field in
+    /// `jsonPayload`), `text` (a level word or traceback), `http_status`, `rule`.
+    pub severity_source: SeveritySource,
     /// Number of entries.
     pub count: u64,
     /// Earliest occurrence.
@@ -710,6 +713,7 @@ fn view(
         title: c.title(),
         fingerprint: c.fingerprint.clone(),
         severity: c.severity,
+        severity_source: c.severity_source,
         count: c.count,
         first_seen: c.first_seen,
         last_seen: c.last_seen,
