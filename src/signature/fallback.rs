@@ -407,7 +407,7 @@ fn python(message: &str) -> Option<Fallback> {
     );
     let exc_re = re(
         &EXC,
-        r"(?m)^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Group|Timeout|Cancelled|Failure|Fault))(?::[ \t]*(?P<msg>.*))?$",
+        r"(?m)^(?P<type>(?:[A-Za-z_][\w.]*)?(?:Error|Exception|Exit|Interrupt|Warning|Group|Timeout|Cancelled|Failure|Fault))(?::[ \t]*(?P<msg>.*))?$",
     );
     let exc = exc_re.captures_iter(message).last()?;
     let exception = exc["type"].to_string();

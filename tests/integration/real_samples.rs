@@ -161,3 +161,229 @@ fn verityngn_payload_level_is_the_severity() {
         .expect("the jsonPayload level:ERROR message is clustered");
     assert_eq!(wf["severity"], "ERROR", "severity from jsonPayload.level");
 }
+
+/// The cluster whose title contains `needle`.
+fn cluster<'a>(r: &'a serde_json::Value, needle: &str) -> &'a serde_json::Value {
+    r["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["title"].as_str().unwrap_or_default().contains(needle))
+        .unwrap_or_else(|| panic!("no cluster {needle:?} in {:?}", titles(r)))
+}
+
+fn names(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn wolf_hms_postgres_refusals_explain_the_login_500s_only() {
+    let r = analyze_json(
+        &[],
+        &file("cloudrun__wolf-hms__gcloud-json-utf16le-bom__pg-econnrefused-5xx.json"),
+    );
+    assert_eq!(r["summary"]["entries_read"], 10);
+    let pg = cluster(&r, "PostgreSQL");
+    assert_eq!(pg["count"], 2);
+    assert_eq!(pg["revisions"].as_array().unwrap().len(), 2);
+    let http = &pg["http_failures"];
+    assert_eq!(
+        (http["count"].as_u64(), http["linked_by_instance"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(http["routes"]["POST /api/auth/login"], 2, "{http:#}");
+    // The setup-developer 500s stay a group of their own, with no cause in the file.
+    let setup = cluster(&r, "setup-developer");
+    assert_eq!(
+        (setup["count"].as_u64(), setup["signature"]["kind"].as_str()),
+        (Some(6), Some("http"))
+    );
+}
+
+#[test]
+fn pex_bc_errors_logged_at_info_are_found_and_nothing_else() {
+    let r = analyze_json(
+        &[],
+        &file("cloudrun__pex-bc__gcloud-json__errors-logged-as-info-secret-403-model-404.json"),
+    );
+    assert_eq!(r["summary"]["entries_read"], 194);
+    assert_eq!(r["summary"]["clusters_total"], 2, "{:?}", titles(&r));
+    let secret = cluster(&r, "Secret Manager");
+    assert_eq!(secret["count"], 4);
+    let model = cluster(&r, "404 NOT_FOUND");
+    assert_eq!(
+        (model["count"].as_u64(), model["severity"].as_str()),
+        (Some(4), Some("WARNING"))
+    );
+    // Logged at INFO: a rule knew them, and the report says so.
+    for c in [secret, model] {
+        assert_eq!(c["severity_source"], "rule", "{}", c["title"]);
+    }
+    assert!(!r["clusters"].to_string().contains("Job State"));
+}
+
+#[test]
+fn nomad_traceback_is_titled_by_its_exception_and_explains_the_stats_500s() {
+    let r = analyze_json(
+        &[],
+        &file(
+            "cloudrun__nomad__gcloud-json-utf16le-bom__fastapi-traceback-5xx-db-env-missing.json",
+        ),
+    );
+    let top = &r["clusters"][0];
+    assert_eq!(top["count"], 2);
+    let title = top["title"].as_str().unwrap();
+    assert!(
+        title.starts_with("Exception: Database connection failed: DB_HOST and DB_PASSWORD"),
+        "{title}"
+    );
+    assert_eq!(top["signature"]["frame"], "app/main.py:get_db_connection");
+    assert_eq!(top["http_failures"]["routes"]["GET /stats"], 2);
+    let upload = cluster(&r, "POST /upload-report");
+    assert_eq!(upload["signature"]["kind"], "http", "it stays unexplained");
+}
+
+#[test]
+fn lfsd_job_failures_group_by_job_with_the_secret_denials_apart() {
+    let r = analyze_json(
+        &[],
+        &file(
+            "cloudrun-job__lfsd__gcloud-json-utf16le-bom__alembic-migration-fail-secret-denied.json",
+        ),
+    );
+    assert_eq!(r["summary"]["entries_read"], 33);
+    let secret_key = cluster(&r, "ValueError: SECRET_KEY must be set in production");
+    let scram = cluster(&r, "ScramException: control characters forbidden");
+    assert_eq!(
+        (secret_key["count"].as_u64(), scram["count"].as_u64()),
+        (Some(4), Some(7))
+    );
+    for c in [secret_key, scram] {
+        assert_eq!(names(&c["services"]), ["migrate-db"]);
+        assert!(
+            c["revisions"].as_array().unwrap().is_empty(),
+            "a job has no revisions"
+        );
+    }
+    assert_eq!(cluster(&r, "Container called exit(1)")["count"], 11);
+    assert_eq!(cluster(&r, "has failed to complete")["count"], 2);
+    assert_eq!(cluster(&r, "Secret Manager")["count"], 2);
+}
+
+#[test]
+fn orchestra_ci_sqlite_crash_on_both_revisions_with_its_lines_folded_in() {
+    let r = analyze_json(
+        &[],
+        &file(
+            "cloudrun__orchestra-ci__gcloud-json-utf16le-bom__sqlite-malformed-crashloop-image-missing.json",
+        ),
+    );
+    let crash = cluster(&r, "SqliteError: database disk image is malformed");
+    assert_eq!(crash["count"], 2);
+    assert_eq!(crash["revisions"].as_array().unwrap().len(), 2);
+    assert!(crash["joined_lines"].as_u64().unwrap() >= 10, "{crash:#}");
+    assert!(
+        crash["signature"]["frame"]
+            .as_str()
+            .unwrap()
+            .contains("server.ts")
+    );
+    assert!(
+        crash["exemplars"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SQLITE_CORRUPT")
+    );
+    cluster(&r, "not found");
+    cluster(&r, "startup TCP probe failed");
+    for t in titles(&r) {
+        assert!(
+            !t.starts_with("Node.js") && !t.starts_with("code:") && t != "}",
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn adeptify_capture_500s_stay_unlinked_and_the_syntax_error_apart() {
+    let r = analyze_json(
+        &[],
+        &file("cloudrun__adeptify__gcloud-json__5xx-slow-requests-bodyparser-syntaxerror.json"),
+    );
+    let capture = cluster(&r, "POST /api/automation/capture");
+    assert_eq!(
+        (
+            capture["count"].as_u64(),
+            capture["signature"]["kind"].as_str()
+        ),
+        (Some(12), Some("http"))
+    );
+    let syntax = cluster(&r, "SyntaxError: Expected property name");
+    assert_eq!(syntax["count"], 2);
+    assert_eq!(
+        syntax["http_failures"]["count"], 0,
+        "not presented as the 500s' cause"
+    );
+    let probe = cluster(&r, "startup TCP probe failed");
+    let revisions = names(&probe["revisions"]);
+    assert!(
+        revisions
+            .iter()
+            .all(|r| r.contains("00210") || r.contains("00211")),
+        "{revisions:?}"
+    );
+}
+
+#[test]
+fn vc3_yaml_fastify_crash_loop_and_the_missing_secret_volumes() {
+    let r = analyze_json(
+        &[],
+        &file("cloudrun__vc-3__gcloud-yaml-multidoc__fastify-redis-plugin-timeout-crashloop.yaml"),
+    );
+    assert_eq!(r["summary"]["entries_read"], 81);
+    assert_eq!(r["summary"]["entries_skipped"], 0);
+    let crash = cluster(&r, "Plugin did not start in time: '@fastify/redis'");
+    assert_eq!(crash["count"], 3);
+    assert_eq!(crash["revisions"].as_array().unwrap().len(), 3);
+    assert!(crash["joined_lines"].as_u64().unwrap() >= 30, "{crash:#}");
+    let secrets = cluster(&r, "Secret Manager");
+    assert_eq!(names(&secrets["revisions"]).len(), 2);
+    for t in titles(&r) {
+        assert!(
+            !t.contains("AVV_ERR_PLUGIN_EXEC_TIMEOUT") || t.contains("Plugin"),
+            "{t}"
+        );
+        assert!(
+            !t.contains("About to register"),
+            "pino level 30 is info: {t}"
+        );
+    }
+}
+
+#[test]
+fn gcpdiag_wrapper_gives_three_function_problems() {
+    let r = analyze_json(
+        &[],
+        &file(
+            "functions__gcpdiag-gcf2__entries-list-wrapper__memory-limit-exceeded-orgpolicy.json",
+        ),
+    );
+    assert_eq!(r["summary"]["entries_read"], 50);
+    assert_eq!(r["summary"]["clusters_total"], 3, "{:?}", titles(&r));
+    let memory = cluster(&r, "memory limit exceeded");
+    assert_eq!(
+        (memory["count"].as_u64(), names(&memory["services"])),
+        (Some(6), vec!["gcf2".to_string()])
+    );
+    assert_eq!(cluster(&r, "Org Policies")["count"], 2);
+    assert_eq!(cluster(&r, "Build failed")["count"], 1);
+    assert!(
+        !r["clusters"]
+            .to_string()
+            .contains("Function execution started")
+    );
+}
