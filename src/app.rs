@@ -454,7 +454,12 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
                     );
                     match res {
                         Ok(notes) => {
-                            if let Some(note) = notes.guessed_encoding {
+                            let more = notes.more_pages.then(|| {
+                                "one page of a longer result: its nextPageToken says more \
+                                 entries exist (fetch them all, e.g. with gcp-triage fetch)"
+                                    .to_string()
+                            });
+                            for note in notes.guessed_encoding.into_iter().chain(more) {
                                 let note = format!("{input}: {note}");
                                 warn(output, &note);
                                 warnings.push(note);

@@ -260,8 +260,8 @@ pub struct Report {
     pub partial: bool,
     /// Why it is partial.
     pub partial_reason: Option<String>,
-    /// How the input was read, where the reader had to guess (an encoding without a
-    /// byte-order mark, or with a damaged one).
+    /// What the reader noticed about an input: an encoding it had to guess (no
+    /// byte-order mark, or a damaged one), or one page of a longer API result.
     pub warnings: Vec<String>,
     /// Counts over the input.
     pub summary: Summary,

@@ -85,16 +85,20 @@ fn entry_item(
 
 /// Parses a top-level object: a wrapper of entries (`entries`, `result`,
 /// `logEntries`), or one entry. Items are numbered 0; the reader numbers them.
+/// Returns whether it was a wrapper that names a next page (`nextPageToken`): one page
+/// of a longer result.
 pub(crate) fn object_items(
     json: &str,
     line: Option<u64>,
     counted_below: Option<Severity>,
     out: &mut Vec<Item>,
-) {
+) -> bool {
     #[derive(serde::Deserialize)]
     struct Wrapper<'a> {
         #[serde(borrow, alias = "result", alias = "logEntries")]
         entries: Option<Vec<&'a RawValue>>,
+        #[serde(rename = "nextPageToken", default)]
+        next_page_token: Option<std::borrow::Cow<'a, str>>,
     }
     // The parse as one entry also tells whether the object names a wrapper key at its
     // top level; only then, or when it is no entry, is a wrapper worth a second parse.
@@ -102,14 +106,16 @@ pub(crate) fn object_items(
     if parsed.as_ref().map_or(true, RawEntry::names_a_wrapper_key)
         && let Ok(Wrapper {
             entries: Some(list),
+            next_page_token,
         }) = serde_json::from_str::<Wrapper<'_>>(json)
     {
         for e in list {
             out.push(with_line(parse_entry_with(0, e.get(), counted_below), line));
         }
-        return;
+        return next_page_token.is_some_and(|t| !t.is_empty());
     }
     out.push(with_line(entry_item(0, parsed, counted_below), line));
+    false
 }
 
 fn with_line(item: Item, line: Option<u64>) -> Item {
@@ -141,7 +147,8 @@ pub(crate) fn line_items(
         return;
     }
     if trimmed.starts_with('{') {
-        object_items(trimmed, Some(line_no), counted_below, out);
+        // One API page per line: whether more pages exist is not known here.
+        let _ = object_items(trimmed, Some(line_no), counted_below, out);
     } else {
         let error = serde_json::from_str::<RawEntry<'_>>(trimmed)
             .err()
@@ -218,6 +225,8 @@ pub struct ReadNotes {
     /// How the text was decoded when that had to be guessed: no byte-order mark, or a
     /// damaged one.
     pub guessed_encoding: Option<String>,
+    /// The input is an API response page whose `nextPageToken` says more entries exist.
+    pub more_pages: bool,
 }
 
 /// [`read_stream`], and what it found out about the input.
@@ -247,8 +256,9 @@ pub fn read_stream_noted(
     };
     let sniffed = crate::source::encoding::sniff(plain.fill_buf().map_err(io_err)?);
     plain.consume(sniffed.skip);
-    let notes = ReadNotes {
+    let mut notes = ReadNotes {
         guessed_encoding: sniffed.note,
+        more_pages: false,
     };
     let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
         .encoding(sniffed.encoding)
@@ -264,6 +274,7 @@ pub fn read_stream_noted(
         first.is_some() && !json_like && crate::source::yaml::looks_like_yaml(first_line);
     let mut ctx = Ctx {
         name,
+        more_pages: false,
         next_index,
         on_item,
     };
@@ -293,6 +304,7 @@ pub fn read_stream_noted(
             ),
         }),
     };
+    notes.more_pages = ctx.more_pages;
     read.map(|()| notes)
 }
 
@@ -309,6 +321,8 @@ fn looks_like_json(buf: &[u8]) -> bool {
 
 struct Ctx<'a> {
     name: &'a str,
+    /// An API response wrapper said a next page exists.
+    more_pages: bool,
     next_index: &'a mut u64,
     on_item: &'a mut dyn FnMut(Item) -> Result<()>,
 }
@@ -458,7 +472,7 @@ fn read_concatenated(reader: impl Read, ctx: &mut Ctx<'_>) -> Result<()> {
         match value {
             Ok(v) => {
                 let mut items = Vec::new();
-                object_items(v.get(), None, None, &mut items);
+                ctx.more_pages |= object_items(v.get(), None, None, &mut items);
                 ctx.emit_all(&mut items)?;
             }
             Err(e) => {

@@ -386,4 +386,9 @@ fn gcpdiag_wrapper_gives_three_function_problems() {
             .to_string()
             .contains("Function execution started")
     );
+    let warnings = r["warnings"].to_string();
+    assert!(
+        warnings.contains("one page of a longer result"),
+        "{warnings}"
+    );
 }
