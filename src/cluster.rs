@@ -108,6 +108,57 @@ pub struct HttpImpact {
     pub user_agents: NameCounts,
     /// The earliest few requests.
     pub examples: Vec<HttpExample>,
+    /// How long the requests took, by order of magnitude.
+    pub latency: LatencySpread,
+}
+
+/// Latencies of a cluster's 5xx requests in four spans by order of magnitude (under
+/// 1 s, 1–10 s, 10–60 s, over a minute): how many, the shortest and the longest in
+/// each. Slow failures (timeouts) and fast ones (refusals) tell different stories.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LatencySpread {
+    /// One span each, shortest first; spans without a request are empty (`count` 0).
+    pub spans: [LatencySpan; 4],
+}
+
+/// One span of [`LatencySpread`].
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct LatencySpan {
+    /// Lower bound, in seconds.
+    pub from_s: f64,
+    /// Requests in the span.
+    pub count: u64,
+    /// Shortest, in milliseconds.
+    pub min_ms: f64,
+    /// Longest, in milliseconds.
+    pub max_ms: f64,
+}
+
+impl LatencySpread {
+    /// Lower bounds of the spans, in milliseconds.
+    const FROM_MS: [f64; 4] = [0.0, 1_000.0, 10_000.0, 60_000.0];
+
+    fn add(&mut self, ms: f64) {
+        if !ms.is_finite() || ms < 0.0 {
+            return;
+        }
+        let i = Self::FROM_MS.iter().rposition(|&f| ms >= f).unwrap_or(0);
+        let span = &mut self.spans[i];
+        span.from_s = Self::FROM_MS[i] / 1000.0;
+        if span.count == 0 {
+            span.min_ms = ms;
+            span.max_ms = ms;
+        } else {
+            span.min_ms = span.min_ms.min(ms);
+            span.max_ms = span.max_ms.max(ms);
+        }
+        span.count += 1;
+    }
+
+    /// Requests with a known latency.
+    pub fn count(&self) -> u64 {
+        self.spans.iter().map(|s| s.count).sum()
+    }
 }
 
 /// Counts per name, in name order, for at most 200 names: a vector where a `BTreeMap`
@@ -895,6 +946,9 @@ fn add_http(
         _ => {}
     }
     *impact.statuses.entry(h.status).or_default() += 1;
+    if let Some(ms) = h.latency_ms {
+        impact.latency.add(ms);
+    }
     let route = format!("{} {}", h.method, crate::signature::route(&h.url));
     impact.routes.bump(&route, names);
     if !h.user_agent.is_empty() {

@@ -359,6 +359,9 @@ fn build_whys(
                 )
             })
             .collect();
+        if let Some(spans) = latency_spans(&http.latency) {
+            evidence.push(format!("latency: {spans}"));
+        }
         if let Some(ua) = sorted_counts(http.user_agents.iter()).first() {
             evidence.push(format!(
                 "most frequent user agent: {} ({}×)",
@@ -398,6 +401,18 @@ fn build_whys(
         kind: WhyKind::Observed,
         evidence: ids(exemplars),
     });
+    // A request cluster's failures have no error of their own: how long they took is
+    // the next thing the logs tell (a linked cluster gives it as evidence above).
+    if c.is_http()
+        && let Some(spans) = latency_spans(&c.http.latency)
+    {
+        whys.push(Why {
+            question: "How long did the failed requests take?".to_string(),
+            answer: format!("{spans}."),
+            kind: WhyKind::Observed,
+            evidence: Vec::new(),
+        });
+    }
     if let (Some(cmp), Some(d)) = (history.change, history.deploy) {
         whys.push(deploy_why(cmp, d));
     }
@@ -463,6 +478,40 @@ fn build_whys(
         });
     }
     whys
+}
+
+fn duration(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+/// How long the 5xx requests took, slowest span first: a group of slow failures
+/// (timeouts) beside fast ones (refusals) is worth telling apart.
+fn latency_spans(spread: &crate::cluster::LatencySpread) -> Option<String> {
+    let total = spread.count();
+    if total == 0 {
+        return None;
+    }
+    let bounds = ["under 1 s", "1–10 s", "10–60 s", "over 1 min"];
+    let parts: Vec<String> = spread
+        .spans
+        .iter()
+        .zip(bounds)
+        .rev()
+        .filter(|(s, _)| s.count > 0)
+        .map(|(s, bound)| {
+            let range = if s.min_ms == s.max_ms {
+                duration(s.min_ms)
+            } else {
+                format!("{}–{}", duration(s.min_ms), duration(s.max_ms))
+            };
+            format!("{} took {range} ({bound})", s.count)
+        })
+        .collect();
+    Some(format!("of {total} with a latency, {}", parts.join("; ")))
 }
 
 fn deploy_why(cmp: &Comparison, d: &DeployInput) -> Why {

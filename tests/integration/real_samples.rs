@@ -322,6 +322,18 @@ fn adeptify_capture_500s_stay_unlinked_and_the_syntax_error_apart() {
         ),
         (Some(12), Some("http"))
     );
+    // Four were slow (timeouts), the others fast: the report tells them apart.
+    let latency = capture["whys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["question"] == "How long did the failed requests take?")
+        .expect("a latency why");
+    let answer = latency["answer"].as_str().unwrap();
+    assert!(
+        answer.contains("4 took 31.0 s–43.2 s (10–60 s)") && answer.contains("; 8 took"),
+        "{answer}"
+    );
     let syntax = cluster(&r, "SyntaxError: Expected property name");
     assert_eq!(syntax["count"], 2);
     assert_eq!(
