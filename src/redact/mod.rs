@@ -284,17 +284,56 @@ fn cut_userinfo(c: &Captures<'_>) -> Option<String> {
     Some(format!("{}{REDACTED}", &c["pre"]))
 }
 
-/// 40 characters of base64 with capitals, small letters and digits, as AWS secret
-/// access keys are; hex digests (no capitals) and paths (many slashes) are not.
-fn aws_secret(c: &Captures<'_>) -> Option<String> {
-    let v = &c["v"];
-    let b = v.as_bytes();
-    let random = b.iter().any(u8::is_ascii_uppercase)
-        && b.iter().any(u8::is_ascii_lowercase)
-        && b.iter().any(u8::is_ascii_digit)
-        && memchr::memchr_iter(b'/', b).count() <= 2
-        && !v.contains("//");
-    random.then(|| format!("{}{REDACTED}{}", &c["b"], &c["a"]))
+/// Whether a run of 40 base64 characters is shaped like an AWS secret access key:
+/// capitals, small letters and digits; hex digests (no capitals) and paths (many
+/// slashes) are not.
+fn aws_shaped(run: &[u8]) -> bool {
+    run.iter().any(u8::is_ascii_uppercase)
+        && run.iter().any(u8::is_ascii_lowercase)
+        && run.iter().any(u8::is_ascii_digit)
+        && memchr::memchr_iter(b'/', run).count() <= 2
+        && memchr::memmem::find(run, b"//").is_none()
+}
+
+/// Masks long runs of base64 by their length, in one pass over the bytes (counted
+/// repetitions would swell the pattern set's automaton): exactly 40 characters shaped
+/// like an AWS secret access key, and 86 characters with `==` (64 bytes: an Azure
+/// storage account key). `None` when there is none.
+fn long_runs(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let base64 = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if !base64(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && base64(b[i]) {
+            i += 1;
+        }
+        let pad = b[i..].iter().take_while(|&&c| c == b'=').count();
+        let after_pad = start == 0 || b[start - 1] != b'=';
+        let masked = if i - start == 40 && pad == 0 && after_pad && aws_shaped(&b[start..i]) {
+            Some((start, i))
+        } else if i - start >= 86 && pad >= 2 {
+            Some((i - 86, i + 2))
+        } else {
+            None
+        };
+        if let Some((from, to)) = masked {
+            out.push_str(&text[copied..from]);
+            out.push_str(REDACTED);
+            copied = to;
+            i = to;
+        }
+    }
+    (copied > 0).then(|| {
+        out.push_str(&text[copied..]);
+        out
+    })
 }
 
 fn digits_of(s: &str) -> Vec<u8> {
@@ -490,12 +529,6 @@ fn patterns() -> &'static [Pattern] {
                 r"(?P<h>hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+",
                 "$h[REDACTED]",
             ),
-            // Azure storage account keys: 64 bytes in base64.
-            secret(r"[A-Za-z0-9+/]{86}==", "[REDACTED]"),
-            secret_fn(
-                r"(?P<b>^|[^A-Za-z0-9+/=])(?P<v>[A-Za-z0-9+/]{40})(?P<a>$|[^A-Za-z0-9+/=])",
-                aws_secret,
-            ),
             // URL userinfo: with its `@host`, then cut off before it.
             secret(
                 r#"(?P<pre>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/?#\s@\[\]"'<>]*:)[^\s/"'<>]+@"#,
@@ -606,9 +639,6 @@ impl Redactor {
         // One pass tells which patterns the text holds; most texts hold none.
         let (set, used) = any_match(personal);
         let found = set.matches(text);
-        if !found.matched_any() {
-            return Cow::Borrowed(text);
-        }
         let mut out: Cow<'_, str> = Cow::Borrowed(text);
         for i in found.iter().map(|k| used[k]) {
             let p = &patterns()[i];
@@ -623,6 +653,9 @@ impl Redactor {
             if let Some(r) = replaced {
                 out = Cow::Owned(r);
             }
+        }
+        if let Some(r) = long_runs(&out) {
+            out = Cow::Owned(r);
         }
         out
     }
