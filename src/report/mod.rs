@@ -503,10 +503,11 @@ fn latency_spans(spread: &crate::cluster::LatencySpread) -> Option<String> {
         .rev()
         .filter(|(s, _)| s.count > 0)
         .map(|(s, bound)| {
-            let range = if s.min_ms == s.max_ms {
-                duration(s.min_ms)
+            let (shortest, longest) = (duration(s.min_ms), duration(s.max_ms));
+            let range = if shortest == longest {
+                shortest
             } else {
-                format!("{}–{}", duration(s.min_ms), duration(s.max_ms))
+                format!("{shortest}–{longest}")
             };
             format!("{} took {range} ({bound})", s.count)
         })
