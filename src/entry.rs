@@ -856,8 +856,11 @@ fn level_regex() -> &'static Regex {
 /// `error:` / `Error:` in any case. `None` when the prefix ends without one.
 pub fn leading_level(line: &str) -> Option<Severity> {
     let line = line.lines().next().unwrap_or("");
-    let tokens: Vec<&str> = line.split_whitespace().take(12).collect();
-    for (i, raw) in tokens.iter().enumerate() {
+    let mut tokens = line.split_whitespace().take(12).peekable();
+    let mut i = 0;
+    while let Some(raw) = tokens.next() {
+        let first = i == 0;
+        i += 1;
         let tok = raw.trim_matches(|c: char| "[]()<>:,|".contains(c));
         if let Some(v) = tok
             .strip_prefix("level=")
@@ -879,20 +882,20 @@ pub fn leading_level(line: &str) -> Option<Severity> {
         {
             return Some(l);
         }
-        if i == 0
+        if first
             && raw.ends_with(':')
             && let Some(l) =
                 Severity::parse_name(raw.trim_end_matches(':')).filter(|l| *l >= Severity::Warning)
         {
             return Some(l);
         }
-        let next = tokens.get(i + 1).copied().unwrap_or("");
+        let next = tokens.peek().copied().unwrap_or("");
         let separator = |t: &str| matches!(t, "-" | "--" | "---" | "|" | ":" | "::");
         let prefix = raw.starts_with(|c: char| c.is_ascii_digit())
             || raw.starts_with(['[', '(', '<', '#'])
             || raw.ends_with([']', ')', '>'])
             || separator(raw)
-            || matches!(*raw, "AM" | "PM")
+            || matches!(raw, "AM" | "PM")
             || raw.contains('=')
             || (raw.len() == 2
                 && raw.ends_with(',')
