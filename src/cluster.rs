@@ -43,7 +43,7 @@ const MAX_REQUEST: TimeDelta = TimeDelta::hours(1);
 /// Entries between two passes that settle the link records the stream has passed.
 const SETTLE_EVERY: u64 = 4096;
 
-/// One example occurrence, redacted.
+/// One example occurrence, redacted by the time the clusters are finished.
 #[derive(Debug, Clone, Serialize)]
 pub struct Exemplar {
     /// insertId, when present.
@@ -66,6 +66,22 @@ pub struct Exemplar {
     pub source_location: Option<String>,
     /// Raw entries folded into this one (split stack lines).
     pub joined_lines: usize,
+    /// The message is not masked yet: a short message (no longer than an exemplar may
+    /// be, so never cut) is masked when the clusters are finished, since most
+    /// exemplars are replaced by later entries before then.
+    #[serde(skip)]
+    unmasked: bool,
+}
+
+impl Exemplar {
+    /// Masks a message kept unmasked.
+    fn mask(&mut self, redactor: Redactor) {
+        if std::mem::take(&mut self.unmasked)
+            && let std::borrow::Cow::Owned(m) = redactor.redact(&self.message)
+        {
+            self.message = trim_middle(&m, MAX_EXEMPLAR_CHARS);
+        }
+    }
 }
 
 /// A 5xx request linked to a cluster (or a request cluster's own sample).
@@ -787,6 +803,12 @@ impl<'r> Clusterer<'r> {
         for req in std::mem::take(&mut self.pending) {
             self.resolve(req);
         }
+        // The exemplars that stayed are masked now, before anything can show them.
+        for c in &mut self.clusters {
+            for ex in c.early.iter_mut().chain(c.late.iter_mut()) {
+                ex.mask(self.redactor);
+            }
+        }
         Finished {
             clusters: self.clusters,
             counts: self.counts,
@@ -998,17 +1020,26 @@ fn exemplar(entry: &Entry, joined: usize, redactor: Redactor) -> Exemplar {
     } else {
         entry.message.clone()
     };
+    // A message that fits is kept whole and masked at the end; a longer one is masked
+    // before it is cut, so no secret is cut in half past recognition.
+    let unmasked = message.len() <= MAX_EXEMPLAR_CHARS;
+    let message = if unmasked {
+        message
+    } else {
+        trim_middle(&redactor.redact(&message), MAX_EXEMPLAR_CHARS)
+    };
     Exemplar {
         insert_id: entry.insert_id.clone(),
         position: entry.index,
         timestamp: entry.timestamp,
         severity: entry.severity,
-        message: trim_middle(&redactor.redact(&message), MAX_EXEMPLAR_CHARS),
+        message,
         revision: entry.revision.clone(),
         instance: entry.instance.clone(),
         trace: entry.trace.clone(),
         source_location: entry.source_location.clone(),
         joined_lines: joined,
+        unmasked,
     }
 }
 
