@@ -15,6 +15,8 @@ pub mod config;
 pub mod deploy;
 pub mod entry;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod precursor;
 pub mod rank;
 pub mod redact;

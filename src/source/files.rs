@@ -260,12 +260,15 @@ pub fn read_stream_noted(
         guessed_encoding: sniffed.note,
         more_pages: false,
     };
-    let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+    let mut decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
         .encoding(sniffed.encoding)
         .bom_sniffing(true)
         .strip_bom(true)
         .build(plain);
-    let mut reader = BufReader::with_capacity(256 * 1024, decoded);
+    // The decoder hands on the bytes it peeked at for a mark alone (and, decoding, the
+    // first character alone): the format is told from more than that fragment.
+    let lead = read_lead(&mut decoded).map_err(io_err)?;
+    let mut reader = BufReader::with_capacity(256 * 1024, Cursor::new(lead).chain(decoded));
     let first = first_significant_byte(&mut reader).map_err(io_err)?;
     let head = reader.fill_buf().map_err(io_err)?;
     let json_like = first.is_some() && looks_like_json(head);
@@ -356,6 +359,29 @@ impl Ctx<'_> {
     }
 }
 
+/// Reads the start of the input as far as telling its format needs: its first non-blank
+/// line whole, and a non-blank byte after its first one (past a `[` alone on its line);
+/// or 4 KB of it, or all of it. The blank space before it is dropped.
+fn read_lead(r: &mut impl Read) -> io::Result<Vec<u8>> {
+    const LEAD: usize = 4096;
+    let mut lead: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; LEAD];
+    loop {
+        let blank = lead.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        lead.drain(..blank);
+        let told = lead.contains(&b'\n') && lead.iter().skip(1).any(|b| !b.is_ascii_whitespace());
+        if told || lead.len() >= LEAD {
+            return Ok(lead);
+        }
+        match r.read(&mut chunk) {
+            Ok(0) => return Ok(lead),
+            Ok(n) => lead.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn first_significant_byte(r: &mut impl BufRead) -> io::Result<Option<u8>> {
     loop {
         let buf = r.fill_buf()?;
@@ -409,7 +435,8 @@ fn read_text(mut reader: impl BufRead, ctx: &mut Ctx<'_>) -> Result<()> {
             return Ok(());
         }
         let line = String::from_utf8_lossy(&buf);
-        if line.trim().is_empty() {
+        // Blank once its terminal escapes are gone (a lone colour reset): no entry.
+        if crate::entry::strip_ansi(&line).trim().is_empty() {
             continue;
         }
         let index = ctx.take_index();

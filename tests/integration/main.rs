@@ -9,6 +9,7 @@ mod cloud_logging;
 mod config;
 mod deploy;
 mod formats;
+mod fuzz_corpus;
 mod github;
 mod parallel;
 mod real_samples;
