@@ -182,7 +182,7 @@ pub fn read_input(
             source,
         })?)
     };
-    read_stream_noted(name, raw, format, threads, prepare, next_index, on_item)
+    read_stream(name, raw, format, threads, prepare, next_index, on_item)
 }
 
 /// Checks that every input can be opened for reading, before any is read: a missing
@@ -205,19 +205,6 @@ pub fn check_inputs(inputs: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Reads any byte stream (used by `read_input` and tests).
-pub fn read_stream(
-    name: &str,
-    raw: Box<dyn Read + Send>,
-    format: InputFormat,
-    threads: usize,
-    prepare: Option<&Prepare<'_>>,
-    next_index: &mut u64,
-    on_item: &mut dyn FnMut(Item) -> Result<()>,
-) -> Result<()> {
-    read_stream_noted(name, raw, format, threads, prepare, next_index, on_item).map(|_| ())
-}
-
 /// What reading an input found out about it besides its entries, for the report's
 /// warnings.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -229,8 +216,9 @@ pub struct ReadNotes {
     pub more_pages: bool,
 }
 
-/// [`read_stream`], and what it found out about the input.
-pub fn read_stream_noted(
+/// Reads any byte stream (used by `read_input` and tests), and says what it found out
+/// about the input besides its entries.
+pub fn read_stream(
     name: &str,
     raw: Box<dyn Read + Send>,
     format: InputFormat,
@@ -584,7 +572,7 @@ mod tests {
                 Ok(())
             },
         );
-        (entries, bad, res)
+        (entries, bad, res.map(|_| ()))
     }
 
     /// Reads on one thread and on three; both must give the same entries.
