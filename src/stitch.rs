@@ -74,8 +74,20 @@ fn stream_key(e: &Entry) -> Option<StreamKey> {
 fn close(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>, gap: TimeDelta) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => (a - b).abs() <= gap,
-        // Lines without a timestamp (plain text continuation lines) are adjacent by position.
+        // Lines without a timestamp (plain text) are held together by position; only
+        // their shape can join them (see `flush`).
         _ => true,
+    }
+}
+
+/// Whether two timestamps prove two lines were written within `gap` of each other:
+/// both present, close, and not both of whole-second precision (lines a second apart
+/// share such a timestamp, so sharing it proves nothing). A missing time proves nothing.
+fn proven_close(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>, gap: TimeDelta) -> bool {
+    use chrono::Timelike;
+    match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() <= gap && !(a.nanosecond() == 0 && b.nanosecond() == 0),
+        _ => false,
     }
 }
 
@@ -130,17 +142,32 @@ fn re(cell: &'static OnceLock<Regex>, p: &str) -> &'static Regex {
     cell.get_or_init(|| Regex::new(p).expect("stitch regexes are valid literals"))
 }
 
-/// A line with the shape of a continuation: indented, a frame, a cause, a detail.
+/// A line with the shape of a continuation on its own: a stack frame (Java, Node,
+/// Python, Go), a cause, an elided-frames count, a chained-exception banner, a closing
+/// bracket. Indented lines are judged in [`indented_detail`], with their context.
 fn continuation_shape(line: &str) -> bool {
     static RE: OnceLock<Regex> = OnceLock::new();
-    if line.starts_with([' ', '\t']) {
-        return true;
-    }
     re(
         &RE,
-        r"^(?:at |Caused by|\.\.\. \d+ (?:more|common frames)|File \x22|error details:|During handling of the above|The above exception was|goroutine \d+ \[|created by |\[?signal |exit status \d|[}\]]\)?,?$|For further information visit)",
+        r"^\s*(?:at (?:async |new )?[^\s()]+ \(.*(?::\d+(?::\d+)?|native|<anonymous>|Native Method|Unknown Source)\)$|at (?:async )?[^\s()]+:\d+:\d+$|at [\w$./<>-]+\([^()]*\)$|Caused by: |Suppressed: |\.\.\. \d+ (?:more|common frames)|File \x22[^\x22]+\x22, line \d+|During handling of the above|The above exception was|goroutine \d+ \[|created by [\w./*()-]+|\[signal |[}\]]\)?,?$)",
     )
     .is_match(line)
+}
+
+/// An indented line continues the entry before it only in a context that says so:
+/// the entry is a trace, its last line announces detail (ends with `:`) or is itself
+/// indented, or real timestamps put the two in one burst. Indentation alone proves
+/// nothing (text input of unrelated, indented lines).
+fn indented_detail(head: &str, line: &str, proven_burst: bool) -> bool {
+    if !line.starts_with([' ', '\t']) || line.trim().is_empty() {
+        return false;
+    }
+    let last = head.lines().last().unwrap_or("");
+    proven_burst
+        || last.trim_end().ends_with(':')
+        || last.starts_with([' ', '\t'])
+        || head.contains("Traceback (most recent call last)")
+        || head.contains("goroutine ")
 }
 
 /// A line that opens an event of its own: a timestamp or level prefix, JSON, a traceback.
@@ -167,7 +194,7 @@ fn tail_shape(head: &str, line: &str) -> bool {
             r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\b",
         )
         .is_match(line)
-            || re(&GOFN, r"^[\w./*()-]+\(.*\)$").is_match(line))
+            || re(&GOFN, r"^(?:[\w./*()-]+\(.*\)|exit status \d+)$").is_match(line))
 }
 
 fn is_error_head(e: &Entry) -> bool {
@@ -194,16 +221,19 @@ fn flush(mut entries: Vec<Entry>, out: &mut impl FnMut(Stitched)) {
         let join = match &current {
             Some(head) if joinable => {
                 let line = e.message.as_str();
+                let tight = proven_close(prev_time, e.timestamp, TIGHT_GAP);
                 continuation_shape(line)
                     || tail_shape(&head.entry.message, line)
-                    || (!starter_shape(line)
+                    || indented_detail(
+                        &head.entry.message,
+                        line,
+                        proven_close(prev_time, e.timestamp, BURST_GAP),
+                    )
+                    || (tight
                         && !line.trim().is_empty()
-                        && e.timestamp.is_some()
-                        && close(prev_time, e.timestamp, TIGHT_GAP)
+                        && !starter_shape(line)
                         && is_error_head(&head.entry))
-                    || (line.trim().is_empty()
-                        && close(prev_time, e.timestamp, TIGHT_GAP)
-                        && e.timestamp.is_some())
+                    || (tight && line.trim().is_empty())
             }
             _ => false,
         };
@@ -327,5 +357,104 @@ mod tests {
                 .message
                 .ends_with("DATABASE_URL\n  Field required [type=missing]")
         );
+    }
+
+    fn text(i: u64, text: &str) -> Entry {
+        Entry {
+            timestamp: None,
+            ..line(i, 0, text, None)
+        }
+    }
+
+    fn messages(out: &[Stitched]) -> Vec<&str> {
+        out.iter().map(|s| s.entry.message.as_str()).collect()
+    }
+
+    #[test]
+    fn unrelated_text_lines_after_an_error_stay_entries_of_their_own() {
+        let lines = [
+            "kernel: ERROR machine check on cpu 3",
+            "  driver loaded, 4 queues",
+            "at boot time 12 devices were found",
+            "exit status 3 from child 4411",
+            "crond[2231]: (backup) CMD (/usr/local/bin/rotate)",
+            "ERROR: disk quota exceeded for volume data7:",
+            "  volume data7 is 100% full",
+        ];
+        let out = run(lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| text(i as u64 + 1, l))
+            .collect());
+        // Only the indented detail announced by a line ending in `:` joins it.
+        assert_eq!(
+            messages(&out),
+            [
+                lines[0],
+                lines[1],
+                lines[2],
+                lines[3],
+                lines[4],
+                "ERROR: disk quota exceeded for volume data7:\n  volume data7 is 100% full",
+            ]
+        );
+    }
+
+    #[test]
+    fn traces_in_text_join_by_their_shape_alone() {
+        let java = [
+            "java.lang.IllegalStateException: pool closed",
+            "\tat com.example.pool.Pool.take(Pool.java:88)",
+            "\tat java.base/java.lang.Thread.run(Thread.java:833)",
+            "Caused by: java.io.IOException: broken pipe",
+            "\t... 12 more",
+        ];
+        let python = [
+            "Traceback (most recent call last):",
+            "  File \"/srv/app/jobs.py\", line 41, in run",
+            "    total = sum(batch)",
+            "TypeError: unsupported operand type(s) for +: 'int' and 'str'",
+        ];
+        let node = [
+            "TypeError: Cannot read properties of undefined (reading 'id')",
+            "at handler (/srv/index.js:12:7)",
+            "at async Promise.all (index 0)",
+        ];
+        for trace in [&java[..], &python[..], &node[..2]] {
+            let out = run(trace
+                .iter()
+                .enumerate()
+                .map(|(i, l)| text(i as u64 + 1, l))
+                .collect());
+            assert_eq!(messages(&out), [trace.join("\n")]);
+        }
+        // `at` followed by words is not a frame.
+        let out = run(vec![text(1, node[0]), text(2, "at least one retry left")]);
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn shared_whole_second_timestamps_prove_no_burst() {
+        let whole = |i: u64, text: &str, sev| Entry {
+            timestamp: line(i, 0, text, sev).timestamp,
+            ..line(i, 0, text, sev)
+        };
+        let out = run(vec![
+            whole(1, "request failed: upstream error", Some(Severity::Error)),
+            whole(2, "cache warmed", None),
+            whole(3, "   worker 3 idle", None),
+        ]);
+        assert_eq!(out.len(), 3);
+        // The same lines a few microseconds apart are one burst.
+        let out = run(vec![
+            line(
+                1,
+                0,
+                "request failed: upstream error",
+                Some(Severity::Error),
+            ),
+            line(2, 3, "   worker 3 idle", None),
+        ]);
+        assert_eq!(out.len(), 1);
     }
 }

@@ -1,63 +1,12 @@
-//! The fallback signature for messages no rule claims: stack-aware when the message
-//! carries a stack trace (exception type + innermost application frame), otherwise a
-//! masked message template (ids, numbers, hex, UUIDs, IPs, e-mails, timestamps,
-//! quoted values, key=value values and id-like path segments replaced by placeholders).
+//! Value classes: the masker that turns a line into a template by replacing what
+//! varies (timestamps, ids, numbers, addresses, quoted and `key=value` values, paths)
+//! with one placeholder, and folds variable-length runs of values into one.
 
 use std::sync::OnceLock;
 
-use regex::Regex;
 use regex_automata::meta;
 
-/// What the fallback made of a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fallback {
-    /// A stack trace: exception type and innermost application frame.
-    Stack {
-        /// Language family the trace was read as.
-        lang: &'static str,
-        /// Exception type (`KeyError`, `java.lang.IllegalStateException`, `panic`).
-        exception: String,
-        /// The exception line as written (first line of the error).
-        headline: String,
-        /// Innermost application frame as `file:function`, if one was found.
-        frame: Option<String>,
-        /// Masked message head, for generic exception types only.
-        head: Option<String>,
-    },
-    /// A masked one-line template.
-    Template(String),
-}
-
-impl Fallback {
-    /// The signature key this fallback stands for.
-    pub fn key(&self) -> String {
-        match self {
-            Fallback::Stack {
-                lang,
-                exception,
-                frame,
-                head,
-                ..
-            } => {
-                let mut k = format!("stack:{lang}:{exception}");
-                if let Some(f) = frame {
-                    k.push('@');
-                    k.push_str(f);
-                }
-                if let Some(h) = head {
-                    k.push('|');
-                    k.push_str(h);
-                }
-                k
-            }
-            Fallback::Template(t) => format!("template:{t}"),
-        }
-    }
-}
-
-fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
-    cell.get_or_init(|| Regex::new(pattern).expect("fallback regexes are valid literals"))
-}
+use super::truncate_chars;
 
 /// The masking alternatives, one per class of [`CLASSES`] and in its order: the
 /// earliest alternative that matches at a position wins, as in one alternation.
@@ -350,219 +299,6 @@ pub fn mask_line(line: &str) -> String {
     mask_with(line, None)
 }
 
-/// Cuts a string to at most `max` characters, on a character boundary.
-pub fn truncate_chars(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => s[..i].to_string(),
-        None => s.to_string(),
-    }
-}
-
-/// The first line worth reading: not blank, and not only a timestamp/level prefix.
-pub fn first_line(message: &str) -> &str {
-    message
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
-}
-
-/// Reads a stack trace, or masks the message.
-pub fn fallback(message: &str) -> Fallback {
-    if let Some(stack) = python(message)
-        .or_else(|| java(message))
-        .or_else(|| node(message))
-        .or_else(|| go(message))
-    {
-        return stack;
-    }
-    Fallback::Template(mask_line(first_line(message)))
-}
-
-/// Masked head of a message: the first few masked tokens.
-fn head(msg: &str) -> String {
-    mask_line(msg)
-        .split(' ')
-        .take(6)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn short_file(file: &str) -> String {
-    let file = file.trim_start_matches("file://");
-    let parts: Vec<&str> = file.split(['/', '\\']).filter(|p| !p.is_empty()).collect();
-    let n = parts.len();
-    parts[n.saturating_sub(2)..].join("/")
-}
-
-fn python(message: &str) -> Option<Fallback> {
-    static FRAME: OnceLock<Regex> = OnceLock::new();
-    static EXC: OnceLock<Regex> = OnceLock::new();
-    if !message.contains("Traceback (most recent call last)") {
-        return None;
-    }
-    let frame_re = re(
-        &FRAME,
-        r#"(?m)^\s*File "(?P<file>[^"]+)", line \d+, in (?P<func>\S+)"#,
-    );
-    let exc_re = re(
-        &EXC,
-        r"(?m)^(?P<type>(?:[A-Za-z_][\w.]*)?(?:Error|Exception|Exit|Interrupt|Warning|Group|Timeout|Cancelled|Failure|Fault))(?::[ \t]*(?P<msg>.*))?$",
-    );
-    let exc = exc_re.captures_iter(message).last()?;
-    let exception = exc["type"].to_string();
-    let headline = exc[0].trim().to_string();
-    let frames: Vec<(String, String)> = frame_re
-        .captures_iter(message)
-        .map(|c| (c["file"].to_string(), c["func"].to_string()))
-        .collect();
-    let is_lib = |f: &str| {
-        f.contains("site-packages")
-            || f.contains("dist-packages")
-            || f.contains("/lib/python")
-            || f.starts_with('<')
-            || f.contains("/usr/lib/")
-    };
-    let frame = frames
-        .iter()
-        .rev()
-        .find(|(f, _)| !is_lib(f))
-        .or_else(|| frames.last())
-        .map(|(f, func)| format!("{}:{func}", short_file(f)));
-    Some(Fallback::Stack {
-        lang: "python",
-        exception,
-        headline,
-        frame,
-        head: None,
-    })
-}
-
-fn java(message: &str) -> Option<Fallback> {
-    static EXC: OnceLock<Regex> = OnceLock::new();
-    static FRAME: OnceLock<Regex> = OnceLock::new();
-    let exc_re = re(
-        &EXC,
-        r"(?m)^(?:Caused by: |Exception in thread \x22[^\x22]*\x22 )?(?P<type>[a-z][\w$]*(?:\.[\w$]+)+(?:Exception|Error|Throwable))(?::[ \t]*(?P<msg>.*))?$",
-    );
-    let frame_re = re(&FRAME, r"(?m)^\s+at (?P<func>[\w$.<>]+)\((?P<file>[^:)]*)");
-    if !frame_re.is_match(message) {
-        return None;
-    }
-    let exc = exc_re.captures_iter(message).last()?;
-    let start = exc.get(0).map_or(0, |m| m.start());
-    let is_lib = |f: &str| {
-        [
-            "java.",
-            "javax.",
-            "sun.",
-            "jdk.",
-            "kotlin.",
-            "org.springframework.",
-            "org.apache.",
-            "io.netty.",
-        ]
-        .iter()
-        .any(|p| f.starts_with(p))
-    };
-    let frames: Vec<String> = frame_re
-        .captures_iter(&message[start..])
-        .map(|c| c["func"].to_string())
-        .collect();
-    let frame = frames
-        .iter()
-        .find(|f| !is_lib(f))
-        .or(frames.first())
-        .cloned();
-    Some(Fallback::Stack {
-        lang: "java",
-        exception: exc["type"].to_string(),
-        headline: exc[0].trim().to_string(),
-        frame,
-        head: None,
-    })
-}
-
-fn node(message: &str) -> Option<Fallback> {
-    static EXC: OnceLock<Regex> = OnceLock::new();
-    static FRAME: OnceLock<Regex> = OnceLock::new();
-    let frame_re = re(
-        &FRAME,
-        r"(?m)^\s+at (?:async )?(?:(?P<func>[^\s(]+) \()?(?P<file>[^\s()]+?):\d+:\d+\)?\s*$",
-    );
-    if !frame_re.is_match(message) {
-        return None;
-    }
-    let exc_re = re(
-        &EXC,
-        r"\b(?P<type>[A-Z]\w*(?:Error|Exception)|Error)(?::[ \t]*(?P<msg>.*))?",
-    );
-    let first = first_line(message);
-    let exc = exc_re.captures(first)?;
-    let exception = exc["type"].to_string();
-    let frames: Vec<(String, String)> = frame_re
-        .captures_iter(message)
-        .map(|c| {
-            let func = c
-                .name("func")
-                .map_or("<anonymous>", |f| f.as_str())
-                .to_string();
-            (c["file"].to_string(), func)
-        })
-        .collect();
-    let is_lib = |f: &str| {
-        f.contains("node_modules") || f.starts_with("node:") || f.starts_with("internal/")
-    };
-    let frame = frames
-        .iter()
-        .find(|(f, _)| !is_lib(f))
-        .or(frames.first())
-        .map(|(f, func)| format!("{}:{func}", short_file(f)));
-    let generic = matches!(exception.as_str(), "Error" | "Exception");
-    Some(Fallback::Stack {
-        lang: "node",
-        head: generic.then(|| head(exc.name("msg").map_or("", |m| m.as_str()))),
-        exception,
-        headline: first.to_string(),
-        frame,
-    })
-}
-
-fn go(message: &str) -> Option<Fallback> {
-    static FUNC: OnceLock<Regex> = OnceLock::new();
-    if !message.contains("goroutine ") {
-        return None;
-    }
-    let first = first_line(message);
-    let kind = if let Some(rest) = first.strip_prefix("panic: ") {
-        ("panic", rest)
-    } else if let Some(rest) = first.strip_prefix("fatal error: ") {
-        ("fatal error", rest)
-    } else {
-        return None;
-    };
-    let func_re = re(
-        &FUNC,
-        r"(?m)^(?P<func>[\w./*()-]+)\([^\n]*\)\n\s+(?P<file>\S+\.go):\d+",
-    );
-    let frame = func_re
-        .captures_iter(message)
-        .map(|c| (c["func"].to_string(), c["file"].to_string()))
-        .find(|(func, file)| {
-            !func.starts_with("runtime.")
-                && !file.contains("/usr/local/go/")
-                && !file.contains("/pkg/mod/")
-        })
-        .map(|(func, file)| format!("{}:{func}", short_file(&file)));
-    Some(Fallback::Stack {
-        lang: "go",
-        exception: kind.0.to_string(),
-        headline: first.to_string(),
-        frame,
-        head: Some(head(kind.1)),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -634,68 +370,15 @@ mod tests {
         assert_eq!(classes, ["number", "ip", "timestamp"]);
         assert_eq!(seen[1].original, "10.0.0.1");
     }
-
-    #[test]
-    fn python_traceback_uses_type_and_innermost_app_frame() {
-        let tb = "Traceback (most recent call last):\n  File \"/usr/local/lib/python3.11/site-packages/x.py\", line 9, in run\n    y()\n  File \"/app/api/core/rate_limiter.py\", line 50, in dispatch\n    raise HTTPException(429)\n  File \"/usr/local/lib/python3.11/site-packages/starlette/a.py\", line 1, in f\n    g()\nfastapi.exceptions.HTTPException: 429: Rate limit exceeded";
-        let Fallback::Stack {
-            exception, frame, ..
-        } = fallback(tb)
-        else {
-            panic!("not a stack")
-        };
-        assert_eq!(exception, "fastapi.exceptions.HTTPException");
-        assert_eq!(frame.as_deref(), Some("core/rate_limiter.py:dispatch"));
-    }
-
-    #[test]
-    fn node_stack_uses_first_app_frame() {
-        let s = "[ERROR] DOCX extraction failed: Error: Could not find file in options\n    at Object.openZip (/app/node_modules/mammoth/lib/unzip.js:18:32)\n    at docxToText (file:///app/server/docxParse.js:55:35)";
-        let Fallback::Stack {
-            exception, frame, ..
-        } = fallback(s)
-        else {
-            panic!("not a stack")
-        };
-        assert_eq!(exception, "Error");
-        assert_eq!(frame.as_deref(), Some("server/docxParse.js:docxToText"));
-    }
-
-    #[test]
-    fn go_panic_and_java_traces() {
-        let g = "panic: runtime error: invalid memory address or nil pointer dereference\ngoroutine 42 [running]:\nmain.(*Handler).Checkout(0xc000, 0x1)\n\t/app/handler.go:88 +0x1d2";
-        let Fallback::Stack { frame, .. } = fallback(g) else {
-            panic!("not a stack")
-        };
-        assert_eq!(
-            frame.as_deref(),
-            Some("app/handler.go:main.(*Handler).Checkout")
-        );
-        let j = "java.lang.IllegalStateException: bad\n\tat java.util.Foo.x(Foo.java:1)\n\tat com.acme.Svc.run(Svc.java:12)\nCaused by: java.io.IOException: closed\n\tat com.acme.Io.read(Io.java:3)";
-        let Fallback::Stack {
-            exception, frame, ..
-        } = fallback(j)
-        else {
-            panic!("not a stack")
-        };
-        assert_eq!(exception, "java.io.IOException");
-        assert_eq!(frame.as_deref(), Some("com.acme.Io.read"));
-    }
-
-    #[test]
-    fn changed_ids_keep_the_key() {
-        let a =
-            fallback("request 8f14e45f-ceea-467e-a2b3-1c2f6a1b9e01 from 10.1.2.3 took 512ms").key();
-        let b = fallback("request 0a1b2c3d-0000-4000-8000-abcdefabcdef from 192.168.0.9 took 7ms")
-            .key();
-        assert_eq!(a, b);
-    }
 }
 
 #[cfg(test)]
 mod properties {
+    use super::super::fallback;
+    use super::super::stack::re;
     use super::*;
     use proptest::prelude::*;
+    use regex::Regex;
 
     /// The masking pattern as one alternation with a named group per class: the
     /// reference the per-class automaton is held to.
