@@ -506,6 +506,7 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
 
     let finished = clusterer.finish();
     let (clusters, counts, late) = (finished.clusters, finished.counts, finished.assignments);
+    let folded = finished.folded;
     if let Some(a) = assignments.as_mut() {
         for row in late {
             if sink_error.is_none()
@@ -517,7 +518,7 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
     }
     if let Some(a) = assignments
         && sink_error.is_none()
-        && let Err(e) = a.finish()
+        && let Err(e) = a.finish(&folded)
     {
         sink_error = Some(e);
     }
@@ -836,6 +837,11 @@ pub fn rules_explain(
                             redactor.redact(f)
                         }),
                 );
+            }
+            Fallback::Fields { key, title } => {
+                line("matched", "no rule; fallback: JSON fields");
+                line("title", &redactor.redact(&title));
+                line("fields", &redactor.redact(&key));
             }
             Fallback::Template(t) => {
                 line("matched", "no rule; fallback: masked template");

@@ -392,6 +392,9 @@ pub struct HttpInfo {
     pub protocol: String,
 }
 
+/// A decision a later stage made about an entry ahead of time, carried with it.
+pub type Ahead = std::sync::Arc<dyn std::any::Any + Send + Sync>;
+
 /// A normalised log entry: everything later stages read.
 #[derive(Debug, Clone, Default)]
 pub struct Entry {
@@ -429,9 +432,10 @@ pub struct Entry {
     pub http: Option<HttpInfo>,
     /// Whether the entry has a payload (false for pure request logs).
     pub has_payload: bool,
-    /// The clustering verdict on `message` as read, when a parsing thread decided it
-    /// ahead; it is ignored once stitching has changed the message.
-    pub verdict: Option<Box<crate::signature::Verdict>>,
+    /// What a later stage decided about `message` as read, when a parsing thread
+    /// decided it ahead (the clusterer's verdict); opaque here, so the entry model
+    /// depends on no stage after it. Ignored once stitching has changed the message.
+    pub ahead: Option<Ahead>,
 }
 
 impl Entry {
@@ -600,7 +604,7 @@ impl Entry {
             source_location,
             http,
             has_payload,
-            verdict: None,
+            ahead: None,
         }
     }
 }

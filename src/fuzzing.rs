@@ -19,7 +19,7 @@ use crate::entry::{
 };
 use crate::error::Error;
 use crate::report::filters::{self, code_text, fence_text, inline_text};
-use crate::report::issue::{fingerprint_of, marker};
+use crate::report::issue::{fingerprint_of, marker, template_marker, template_of};
 use crate::signature::fallback::{
     self, Fallback, PLACEHOLDER, first_line, mask_line, mask_with, truncate_chars,
 };
@@ -730,6 +730,22 @@ pub fn github_marker(data: &[u8]) {
                 );
             }
         }
+    }
+    // The template marker: any text as a template reads back from the second line;
+    // the body as a second line reads back only as what was written there.
+    let first = marker("0123456789ab");
+    let written = format!("{first}\n{}\n{body}", template_marker(&body));
+    assert_eq!(
+        template_of(&written).as_deref(),
+        Some(&*body),
+        "template round trip"
+    );
+    if let Some(t) = template_of(&format!("{first}\n{body}")) {
+        assert_eq!(
+            format!("{first}\n{}", template_marker(&t)).lines().nth(1),
+            body.lines().next().map(|l| l.trim_end_matches('\r')),
+            "a template read is the one its marker line holds"
+        );
     }
 }
 

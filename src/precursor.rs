@@ -68,6 +68,20 @@ impl Onsets {
     }
 }
 
+impl Onsets {
+    /// Moves every cluster to the position `to` gives it; clusters that land on one
+    /// position keep their earliest time.
+    pub fn remap(&mut self, to: impl Fn(u32) -> u32) {
+        for firsts in self.groups.values_mut() {
+            for f in firsts.iter_mut() {
+                f.0 = to(f.0);
+            }
+            firsts.sort_by_key(|&(c, t)| (c, t));
+            firsts.dedup_by_key(|f| f.0);
+        }
+    }
+}
+
 /// An observed precursor: `from` came before `to`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Precursor {

@@ -76,6 +76,19 @@ impl Histogram {
         }
     }
 
+    /// Adds `other`'s occurrences (each at the start of its bucket).
+    pub fn absorb(&mut self, other: &Histogram) {
+        let width = WIDTHS[other.width];
+        for (key, count) in other.buckets() {
+            let Some(t) = DateTime::from_timestamp(other.origin + key * width, 0) else {
+                continue;
+            };
+            for _ in 0..count {
+                self.add(t);
+            }
+        }
+    }
+
     /// Adds one to the bucket with `key`, made if new.
     fn count_at(&mut self, key: i32) {
         let (first, last) = (i64::from(self.first), i64::from(self.last));

@@ -36,6 +36,45 @@ pub fn marker(fingerprint: &str) -> String {
     format!("<!-- gcp-triage:fingerprint=v1-{fingerprint} -->")
 }
 
+/// The second marker line of a template cluster's issue: its template, hex-encoded (a
+/// template can hold anything, `-->` included), so a later run whose cluster folds
+/// this template, or is folded by it, finds the issue.
+pub fn template_marker(template: &str) -> String {
+    use std::fmt::Write as _;
+    let mut hex = String::with_capacity(template.len() * 2);
+    for b in template.bytes() {
+        let _ = write!(hex, "{b:02x}");
+    }
+    format!("<!-- gcp-triage:template=v1-{hex} -->")
+}
+
+/// The template in a body whose first line is our marker and second line our template
+/// marker.
+pub fn template_of(body: &str) -> Option<String> {
+    fingerprint_of(body)?;
+    let second = body.lines().nth(1)?.trim_end_matches('\r');
+    let hex = second
+        .strip_prefix("<!-- gcp-triage:template=v1-")?
+        .strip_suffix(" -->")?;
+    let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    if hex.len() % 2 != 0 || !hex.bytes().all(lower_hex) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+/// The template of a template cluster (its signature key without the `template:`).
+pub fn cluster_template(cluster: &ClusterView) -> Option<&str> {
+    if cluster.signature.kind != crate::signature::SignatureKind::Template {
+        return None;
+    }
+    cluster.signature.key.strip_prefix("template:")
+}
+
 /// The fingerprint in a body whose first line is our marker (nothing else counts: a
 /// marker quoted in log text further down is ignored).
 pub fn fingerprint_of(body: &str) -> Option<&str> {
@@ -136,7 +175,11 @@ impl IssueRenderer {
     /// The body of a cluster's issue: marker line, then the template, within `budget`
     /// characters.
     pub fn body(&self, ctx: IssueContext<'_>, budget: usize) -> Result<String> {
-        let marker = marker(&ctx.cluster.fingerprint);
+        let mut marker = marker(&ctx.cluster.fingerprint);
+        if let Some(t) = cluster_template(&ctx.cluster) {
+            marker.push('\n');
+            marker.push_str(&template_marker(t));
+        }
         self.fit(ctx, budget, |r, ctx| {
             Ok(format!("{marker}\n{}", r.render(&r.issue_name, ctx)?))
         })
@@ -202,6 +245,20 @@ pub fn context<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_template_marker_reads_back_from_the_second_line() {
+        let t = "job <*> --> failed: \u{e9}t\u{e9}";
+        let body = format!("{}\n{}\nrest", marker("0123456789ab"), template_marker(t));
+        assert_eq!(template_of(&body).as_deref(), Some(t));
+        assert_eq!(
+            template_of(&format!("{}\nrest", marker("0123456789ab"))),
+            None
+        );
+        assert_eq!(template_of(&format!("x\n{}", template_marker(t))), None);
+        let odd = format!("{}\n<!-- gcp-triage:template=v1-abc -->", marker("01"));
+        assert_eq!(template_of(&odd), None);
+    }
 
     #[test]
     fn marker_is_read_only_from_the_first_line() {

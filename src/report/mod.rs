@@ -197,6 +197,9 @@ pub struct ClusterView {
     pub source_locations: Vec<NameCount>,
     /// Raw entries joined into this cluster's entries.
     pub joined_lines: u64,
+    /// Fingerprints of narrower templates this cluster folds in (a word that varies
+    /// across them made `<*>`): an issue filed for one of them is this cluster's.
+    pub subsumes: Vec<String>,
     /// The five whys, as far as the evidence goes.
     pub whys: Vec<Why>,
     /// Where to look / how to fix (from the rule).
@@ -787,6 +790,7 @@ fn view(
         error_groups: c.error_groups.iter().cloned().collect(),
         source_locations: sorted_counts(&c.source_locations),
         joined_lines: c.joined_lines,
+        subsumes: c.subsumes.clone(),
         whys,
         hints: rule
             .map(|r| r.hints.iter().map(|h| render(h, &sig.captures)).collect())

@@ -152,8 +152,15 @@ pub fn sign(rules: &RuleSet, entry: &Entry) -> Signature {
 pub fn sign_message(rules: &RuleSet, message: &str) -> Signature {
     if let Some(m) = rules.find(message) {
         let rule = m.rule;
+        // Ids inside captures are masked in the key and the title, so a rule's
+        // clusters do not grow with the users, orders or requests its messages name.
+        let masked: BTreeMap<String, String> = m
+            .captures
+            .iter()
+            .map(|(k, v)| (k.clone(), fallback::mask_ids(v).into_owned()))
+            .collect();
         let key = match &rule.fingerprint {
-            Some(t) => format!("rule:{}:{}", rule.id, render(t, &m.captures)),
+            Some(t) => format!("rule:{}:{}", rule.id, render(t, &masked)),
             None => format!("rule:{}", rule.id),
         };
         let index = Some(m.index);
@@ -162,7 +169,7 @@ pub fn sign_message(rules: &RuleSet, message: &str) -> Signature {
             key,
             kind: SignatureKind::Rule,
             rule: index,
-            title: truncate_chars(&render(&rule.title, &m.captures), 160),
+            title: truncate_chars(&render(&rule.title, &masked), 160),
             severity_floor: rule.severity,
             captures: m.captures,
             exception: None,
@@ -186,6 +193,17 @@ pub fn sign_message(rules: &RuleSet, message: &str) -> Signature {
             captures: BTreeMap::new(),
             exception: Some(exception),
             frame,
+            severity_floor: None,
+        },
+        Fallback::Fields { title, .. } => Signature {
+            fingerprint: fingerprint(&key),
+            key,
+            kind: SignatureKind::Template,
+            rule: None,
+            title,
+            captures: BTreeMap::new(),
+            exception: None,
+            frame: None,
             severity_floor: None,
         },
         Fallback::Template(t) => Signature {
@@ -219,6 +237,19 @@ mod tests {
         );
         assert_eq!(fingerprint("template:x").len(), 12);
         assert_eq!(fingerprint(""), "2d06800538d3");
+    }
+
+    #[test]
+    fn ids_in_rule_captures_do_not_split_a_rule_cluster() {
+        let rules = RuleSet::load(true, &[]).expect("built-in rules load");
+        let a = sign_message(&rules, "KeyError: 'tenant_40417'");
+        let b = sign_message(&rules, "KeyError: 'tenant_9'");
+        let c = sign_message(&rules, "KeyError: 'SMTP_PASSWORD_FILE'");
+        assert_eq!(a.kind, SignatureKind::Rule);
+        assert_eq!(a.fingerprint, b.fingerprint);
+        assert_ne!(a.fingerprint, c.fingerprint);
+        assert!(!a.title.contains("40417"), "{}", a.title);
+        assert_eq!(a.captures["key"], "tenant_40417");
     }
 
     #[test]

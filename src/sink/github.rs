@@ -148,6 +148,31 @@ struct Known {
     url: String,
     open: bool,
     closed_at: Option<DateTime<Utc>>,
+    /// The template of a template cluster's issue (its second marker line).
+    template: Option<String>,
+}
+
+/// The issues that are this cluster's: filed under its fingerprint, under one it
+/// subsumes (a narrower template folded into it), or for a template it covers or that
+/// covers it (a run that folded where another did not).
+fn matching(known: &BTreeMap<String, Vec<Known>>, cluster: &ClusterView) -> Vec<Known> {
+    use crate::signature::fallback::fold::covers;
+    let template = issue::cluster_template(cluster);
+    known
+        .iter()
+        .filter(|(fp, issues)| {
+            **fp == cluster.fingerprint
+                || cluster.subsumes.contains(fp)
+                || template.is_some_and(|mine| {
+                    issues.iter().any(|k| {
+                        k.template
+                            .as_deref()
+                            .is_some_and(|theirs| covers(mine, theirs) || covers(theirs, mine))
+                    })
+                })
+        })
+        .flat_map(|(_, issues)| issues.iter().cloned())
+        .collect()
 }
 
 struct Client<'a> {
@@ -215,7 +240,7 @@ async fn run(
     }
     for cluster in top {
         let fp = cluster.fingerprint.clone();
-        let matches = known.get(&fp).cloned().unwrap_or_default();
+        let matches = matching(&known, cluster);
         let open = matches.iter().filter(|k| k.open).min_by_key(|k| k.number);
         let closed = matches.iter().filter(|k| !k.open).max_by_key(|k| k.number);
         if let Some(o) = open {
@@ -255,6 +280,7 @@ async fn run(
                 url: created.html_url.clone(),
                 open: true,
                 closed_at: None,
+                template: issue::cluster_template(cluster).map(str::to_string),
             });
             filed.push(Filed {
                 fingerprint: fp,
@@ -524,6 +550,7 @@ impl<'a> Client<'a> {
                         url: it.html_url,
                         open: it.state == "open",
                         closed_at: it.closed_at,
+                        template: it.body.as_deref().and_then(issue::template_of),
                     });
                 }
             }

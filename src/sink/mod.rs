@@ -85,12 +85,38 @@ impl Assignments {
         })
     }
 
-    /// Flushes the file.
-    pub fn finish(mut self) -> Result<()> {
-        self.out.flush().map_err(|source| Error::WriteOutput {
-            path: self.path.display().to_string(),
-            source,
-        })
+    /// Flushes the file; rows naming a fingerprint in `folded` (a cluster folded into
+    /// a more general one after its rows were written) are rewritten to name the one
+    /// it went to.
+    pub fn finish(mut self, folded: &std::collections::HashMap<String, String>) -> Result<()> {
+        let err = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| Error::WriteOutput { path, source }
+        };
+        self.out.flush().map_err(err(&self.path))?;
+        drop(self.out);
+        if folded.is_empty() {
+            return Ok(());
+        }
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".folding");
+        let temp = self.path.with_file_name(name);
+        let rewrite = || -> io::Result<()> {
+            let input = io::BufReader::new(File::open(&self.path)?);
+            let mut out = BufWriter::new(File::create(&temp)?);
+            for line in io::BufRead::lines(input) {
+                let line = line?;
+                match line.rsplit_once(',') {
+                    Some((id, fp)) if folded.contains_key(fp) => {
+                        writeln!(out, "{id},{}", folded[fp])?;
+                    }
+                    _ => writeln!(out, "{line}")?,
+                }
+            }
+            out.flush()?;
+            std::fs::rename(&temp, &self.path)
+        };
+        rewrite().map_err(err(&self.path))
     }
 }
 

@@ -496,6 +496,59 @@ pub(crate) fn write_ndjson(
     path
 }
 
+/// Entries `worker NAME lost its lease on shard N` at ERROR, three per name.
+fn lease_losses(dir: &std::path::Path, file: &str, names: &[&str]) -> std::path::PathBuf {
+    let entries: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .flat_map(|(n, name)| {
+            (0..3).map(move |i| {
+                json!({"insertId": format!("{name}{i}"), "severity": "ERROR",
+                    "timestamp": format!("2026-05-11T08:{n:02}:{i:02}.250Z"),
+                    "textPayload": format!("worker {name} lost its lease on shard {}", 17 + i)})
+            })
+        })
+        .collect();
+    write_ndjson(dir, file, &entries)
+}
+
+/// One issue stays one issue when a later run folds the template it was filed for
+/// (three worker names make the name `<*>`), and when a later run is narrower than the
+/// run that filed it; the report names the fingerprints the folded cluster subsumes.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_issue_is_found_again_when_a_later_run_folds_or_narrows_its_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let narrow = lease_losses(dir.path(), "narrow.ndjson", &["ingest"]);
+    let wide = lease_losses(dir.path(), "wide.ndjson", &["billing", "mailer", "search"]);
+    let one = ["--max-issues", "1"];
+
+    let report = analyze_json(&[], &wide);
+    let folded = &report["clusters"][0];
+    assert_eq!(folded["title"], "worker <*> lost its lease on shard <*>");
+    assert_eq!(folded["count"], 9);
+    assert_eq!(folded["subsumes"].as_array().unwrap().len(), 3);
+    let narrow_fp = analyze_json(&[], &narrow)["clusters"][0]["fingerprint"].clone();
+    assert_ne!(narrow_fp, folded["fingerprint"]);
+
+    for (first, second) in [(&narrow, &wide), (&wide, &narrow)] {
+        let (server, gh) = fake().await;
+        let out = run(filing(&server, first, &one)).await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let out = run(filing(&server, second, &one)).await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let st = gh.0.lock().unwrap();
+        assert_eq!(st.issues.len(), 1, "the second run files nothing new");
+        assert_eq!(st.comments.len(), 1, "it comments on the first run's issue");
+        let body = st.issues[0]["body"].as_str().unwrap();
+        assert!(
+            body.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("<!-- gcp-triage:template=v1-")
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_in_log_text_never_reach_github() {
     let (server, gh) = fake().await;

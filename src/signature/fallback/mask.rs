@@ -10,12 +10,27 @@ use super::truncate_chars;
 
 /// The masking alternatives, one per class of [`CLASSES`] and in its order: the
 /// earliest alternative that matches at a position wins, as in one alternation.
-const MASK_ALTERNATIVES: [&str; 12] = [
-    r"\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?|\b\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\b",
+const MASK_ALTERNATIVES: [&str; 13] = [
+    concat!(
+        // ISO 8601 and its log variants (`2026-01-02 03:04:05,678`, `2026/01/02 ...`).
+        r"\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
+        // ctime and syslog (`Tue Mar  4 11:22:33 2003`, `Mar 04 11:22:33`), RFC 2822 zones.
+        r"|\b(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?\s+)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+(?:\d{4}\s+)?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?:\s+(?:UTC?|GMT|[ECMP][SD]T|[+-]\d{4}))?(?:\s+\d{4}\b)?",
+        // RFC 2822 / RFC 1123 (`Tue, 04 Mar 2003 11:22:33 +0000`, `4 Mar 2003 11:22 GMT`).
+        r"|\b(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?\s+)?\d{1,2}[\s-](?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*[\s-]\d{2,4}(?:\s+\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?:\s+(?:UTC?|GMT|[ECMP][SD]T|[+-]\d{4}))?)?\b",
+        // Common Log Format (`04/Mar/2003:11:22:33 +0000`).
+        r"|\b\d{2}/(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/\d{4}:\d{2}:\d{2}:\d{2}(?:\s[+-]\d{4})?",
+        // A date in words (`Tue Mar 04 2003`, `Mar 4, 2003`).
+        r"|\b(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?\s+)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}\b",
+        // A time of day.
+        r"|\b\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\b",
+    ),
     r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b",
     r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b",
     r"\b[a-z][a-z0-9+.-]*://[^\s'\x22<>]+",
     r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b|\b[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{0,4}){3,7}\b",
+    // A quoted HTTP request line (RFC 9110 methods): method and route stay.
+    r"\x22(?:GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|CONNECT|TRACE) [^\s\x22]{1,2000}(?: HTTP/\d(?:\.\d)?)?\x22",
     r"'[^'\n]{1,200}'|\x22[^\x22\n]{1,200}\x22|`[^`\n]{1,200}`",
     // The key, up to its `=` (which no key character can be), then the value.
     r"\b[A-Za-z_][\w.-]{0,40}=[^\s,;&)\]}]+",
@@ -97,11 +112,31 @@ fn mask_url_path(path: &str) -> String {
         .join("/")
 }
 
+/// Whether a token with digits reads as a name rather than an id: two or more letters
+/// first, then at most two digit runs, each one digit or a power of two from 8 to
+/// 512 (a version or a width: `OrderSchemaV2`, `utf8mb4`, `sha256`, `int64`,
+/// `http2`), nothing but ASCII letters and digits. Host and instance names number
+/// freely (`node77`, `storage211`) and ids interleave digits (`aB3dE9fG2x`) or carry
+/// separators (`user_98687`): those are values.
+fn is_word_with_digits(token: &str) -> bool {
+    const WIDTHS: [&str; 7] = ["8", "16", "32", "64", "128", "256", "512"];
+    let bytes = token.as_bytes();
+    let lead = bytes.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    if lead < 2 || !bytes.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    let runs: Vec<&str> = token[lead..]
+        .split(|c: char| c.is_ascii_alphabetic())
+        .filter(|r| !r.is_empty())
+        .collect();
+    runs.len() <= 2 && runs.iter().all(|r| r.len() == 1 || WIDTHS.contains(r))
+}
+
 /// One value the masker replaced, and the class that matched it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MaskedValue {
-    /// The class: `timestamp`, `uuid`, `email`, `url`, `ip`, `quoted`, `kv`, `path`,
-    /// `hostname`, `hex`, `number`, `id`.
+    /// The class: `timestamp`, `uuid`, `email`, `url`, `ip`, `request`, `quoted`,
+    /// `kv`, `path`, `hostname`, `hex`, `number`, `id`.
     pub class: &'static str,
     /// The text that was replaced.
     pub original: String,
@@ -109,12 +144,13 @@ pub struct MaskedValue {
     pub replacement: String,
 }
 
-const CLASSES: [&str; 12] = [
+const CLASSES: [&str; 13] = [
     "timestamp",
     "uuid",
     "email",
     "url",
     "ip",
+    "request",
     "quoted",
     "kv",
     "path",
@@ -150,6 +186,17 @@ fn mask_one(class: &'static str, text: &str, kv: &str) -> Option<(&'static str, 
             }
             out
         }
+        "request" => {
+            let inner = &text[1..text.len() - 1];
+            let mut parts = inner.split(' ');
+            let method = parts.next().unwrap_or("");
+            let target = parts.next().unwrap_or("");
+            let route = crate::signature::route(target);
+            match parts.next() {
+                Some(version) => format!("\"{method} {route} {version}\""),
+                None => format!("\"{method} {route}\""),
+            }
+        }
         "quoted" => {
             let quote = &text[..1];
             format!("{quote}{PLACEHOLDER}{quote}")
@@ -170,7 +217,7 @@ fn mask_one(class: &'static str, text: &str, kv: &str) -> Option<(&'static str, 
         "hex" if !has_digit(text) => return None,
         "id" => {
             let digits = text.bytes().filter(u8::is_ascii_digit).count();
-            if text.len() < 6 && digits < 2 {
+            if (text.len() < 6 && digits < 2) || is_word_with_digits(text) {
                 return None;
             }
             PLACEHOLDER.to_string()
@@ -180,7 +227,7 @@ fn mask_one(class: &'static str, text: &str, kv: &str) -> Option<(&'static str, 
     Some((class, replacement))
 }
 
-fn split_punct(token: &str) -> (&str, &str, &str) {
+pub(super) fn split_punct(token: &str) -> (&str, &str, &str) {
     let start = token.len() - token.trim_start_matches(['(', '[', '{']).len();
     let core_end = token
         .trim_end_matches([')', ']', '}', ',', '.', ';', ':', '!', '?'])
@@ -210,6 +257,7 @@ fn fold_tokens(masked: &str) -> String {
             && core != PLACEHOLDER
             && !core.contains('=')
             && !core.contains("://")
+            && !core.starts_with('/')
         {
             let rest = core.replace(PLACEHOLDER, "");
             if !rest.starts_with(['\'', '"', '`']) {
@@ -294,6 +342,36 @@ fn mask_matches(line: &str) -> Vec<(usize, usize, &'static str, &str)> {
         .collect()
 }
 
+/// Masks the values of a rule capture that are ids (per-request, per-user values):
+/// timestamps, UUIDs, e-mails, IP addresses, hex ids, mixed ids and numbers of six or
+/// more digits. Names, paths and short numbers (a status, a port, a code) stay, so
+/// `KeyError: 'user_98687'` and `'user_1203'` are one signature while `'DATABASE_URL'`
+/// and `'REDIS_HOST'` are two.
+pub fn mask_ids(value: &str) -> std::borrow::Cow<'_, str> {
+    let mut out = String::new();
+    let mut last = 0;
+    for (start, end, class, _) in mask_matches(value) {
+        let text = &value[start..end];
+        let id = match class {
+            "timestamp" | "uuid" | "email" | "ip" => true,
+            "hex" => has_digit(text),
+            "number" => text.bytes().filter(u8::is_ascii_digit).count() >= 6,
+            "id" => mask_one(class, text, "").is_some(),
+            _ => false,
+        };
+        if id {
+            out.push_str(&value[last..start]);
+            out.push_str(PLACEHOLDER);
+            last = end;
+        }
+    }
+    if last == 0 {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    out.push_str(&value[last..]);
+    std::borrow::Cow::Owned(out)
+}
+
 /// Masks the variable parts of one line and collapses white space.
 pub fn mask_line(line: &str) -> String {
     mask_with(line, None)
@@ -334,9 +412,75 @@ mod tests {
             ("lifetime 00:01", "lifetime <*>"),
             ("session aB3dE9fG2x expired", "session <*> expired"),
             ("retry v2 of step3", "retry v2 of step3"),
+            (
+                "check at Fri Nov 21 07:05:09 2025 done",
+                "check at <*> done",
+            ),
+            (
+                "check at Sat Jan  3 23:59:01 PST 2026 done",
+                "check at <*> done",
+            ),
+            ("Dec 12 04:00:17 gateway up", "<*> gateway up"),
+            ("sent Mon, 07 Sep 2026 18:30:00 +0200 ok", "sent <*> ok"),
+            ("sent 7 Sep 2026 18:30 GMT ok", "sent <*> ok"),
+            ("[11/Oct/2025:13:55:36 -0700] hit", "[<*>] hit"),
+            ("due on Wednesday March 18, 2026 now", "due on <*> now"),
+            ("at 09:14 ERROR stays", "at <*> ERROR stays"),
+            (
+                r#"conn 7 "GET /v2/orders/88121?page=3 HTTP/1.1" 404"#,
+                r#"conn <*> "GET /v2/orders/<*> HTTP/1.1" <*>"#,
+            ),
+            (
+                r#"sent "DELETE /carts/a81f00c2e9" twice"#,
+                r#"sent "DELETE /carts/<*>" twice"#,
+            ),
+            ("OrderSchemaV2 rejected", "OrderSchemaV2 rejected"),
+            (
+                "sha256 mismatch in utf8mb4 column",
+                "sha256 mismatch in utf8mb4 column",
+            ),
+            (
+                "blob blk123456 and ab12cd34ef56 gone",
+                "blob <*> and <*> gone",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(mask_line(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn request_lines_keep_their_method_and_dates_their_words_do_not_split() {
+        let get = mask_line(r#"client "GET /api/items/7781 HTTP/1.1" failed"#);
+        let post = mask_line(r#"client "POST /api/items/12 HTTP/1.1" failed"#);
+        assert_ne!(get, post);
+        assert_eq!(
+            get,
+            mask_line(r#"client "GET /api/items/3 HTTP/1.1" failed"#)
+        );
+        let days = ["Mon Feb 02", "Thu Jul 16", "Sun Dec 27"];
+        let templates: Vec<String> = days
+            .iter()
+            .map(|d| mask_line(&format!("lease renewed at {d} 10:11:12 2025 for eth0")))
+            .collect();
+        assert!(
+            templates.iter().all(|t| t == &templates[0]),
+            "{templates:?}"
+        );
+    }
+
+    #[test]
+    fn ids_in_captures_are_masked_and_names_kept() {
+        assert_eq!(mask_ids("user_98687"), "<*>");
+        assert_eq!(mask_ids("order 5f1c2a3b9d for a@b.io"), "order <*> for <*>");
+        for kept in [
+            "DATABASE_URL",
+            "404",
+            "6379",
+            "OrderSchemaV2",
+            "/srv/app/main.py",
+        ] {
+            assert_eq!(mask_ids(kept), kept);
         }
     }
 
@@ -380,32 +524,36 @@ mod properties {
     use proptest::prelude::*;
     use regex::Regex;
 
-    /// The masking pattern as one alternation with a named group per class: the
-    /// reference the per-class automaton is held to.
-    const MASK_PATTERN: &str = concat!(
-        r"(?P<timestamp>\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?|\b\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\b)",
-        r"|(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)",
-        r"|(?P<email>\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b)",
-        r"|(?P<url>\b[a-z][a-z0-9+.-]*://[^\s'\x22<>]+)",
-        r"|(?P<ip>\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b|\b[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{0,4}){3,7}\b)",
-        r"|(?P<quoted>'[^'\n]{1,200}'|\x22[^\x22\n]{1,200}\x22|`[^`\n]{1,200}`)",
-        r"|(?P<kv>\b[A-Za-z_][\w.-]{0,40}=)(?P<kvval>[^\s,;&)\]}]+)",
-        r"|(?P<path>(?:[A-Za-z]:)?(?:/[\w.@%+~:-]+){2,}/?)",
-        r"|(?P<hostname>\b(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[a-z]{2,11}(?::\d{1,5})?\b)",
-        r"|(?P<hex>\b(?:0x)?[0-9a-fA-F]{8,}\b)",
-        r"|(?P<number>(?:\B-)?\b\d+(?:[.,]\d+)*(?:[a-zA-Z%]{1,3})?\b)",
-        r"|(?P<id>\b[A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*\b)",
-    );
+    /// The masking pattern as one alternation with a named group per class (the key of
+    /// a `key=value` in a group of its own): the reference the per-class automaton is
+    /// held to.
+    fn mask_pattern() -> &'static str {
+        static PATTERN: OnceLock<String> = OnceLock::new();
+        PATTERN.get_or_init(|| {
+            CLASSES
+                .iter()
+                .zip(MASK_ALTERNATIVES)
+                .map(|(class, alt)| match *class {
+                    "kv" => {
+                        let (key, value) = alt.split_once('=').expect("kv has an =");
+                        format!("(?P<kv>{key}=)(?P<kvval>{value})")
+                    }
+                    _ => format!("(?P<{class}>{alt})"),
+                })
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+    }
 
     fn mask_regex() -> &'static Regex {
         static RE: OnceLock<Regex> = OnceLock::new();
-        re(&RE, MASK_PATTERN)
+        re(&RE, mask_pattern())
     }
 
     fn mask_regex_ascii() -> &'static regex::bytes::Regex {
         static RE: OnceLock<regex::bytes::Regex> = OnceLock::new();
         RE.get_or_init(|| {
-            regex::bytes::RegexBuilder::new(MASK_PATTERN)
+            regex::bytes::RegexBuilder::new(mask_pattern())
                 .unicode(false)
                 .build()
                 .expect("a valid pattern")

@@ -1,12 +1,15 @@
 //! The fallback signature for messages no rule claims: stack-aware when the message
 //! carries a stack trace (exception type + innermost application frame), otherwise a
-//! masked message template (ids, numbers, hex, UUIDs, IPs, e-mails, timestamps,
-//! quoted values, key=value values and id-like path segments replaced by placeholders).
+//! JSON object message signed by its fields, otherwise a masked message template (ids,
+//! numbers, hex, UUIDs, IPs, e-mails, dates, quoted values, key=value values and
+//! id-like path segments replaced by placeholders).
 
+pub mod fold;
 mod mask;
 mod stack;
+mod structured;
 
-pub use mask::{MaskedValue, PLACEHOLDER, is_id_segment, mask_line, mask_with};
+pub use mask::{MaskedValue, PLACEHOLDER, is_id_segment, mask_ids, mask_line, mask_with};
 use stack::{go, java, node, python};
 
 /// What the fallback made of a message.
@@ -27,6 +30,13 @@ pub enum Fallback {
     },
     /// A masked one-line template.
     Template(String),
+    /// A JSON object message, signed by its fields.
+    Fields {
+        /// The signature key (`json:{...}`).
+        key: String,
+        /// A title that reads like a message.
+        title: String,
+    },
 }
 
 impl Fallback {
@@ -52,6 +62,7 @@ impl Fallback {
                 k
             }
             Fallback::Template(t) => format!("template:{t}"),
+            Fallback::Fields { key, .. } => key.clone(),
         }
     }
 }
@@ -64,13 +75,14 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
     }
 }
 
-/// The first line worth reading: not blank, and not only a timestamp/level prefix.
+/// The first line worth reading: the first with a letter in it, so that a banner of
+/// asterisks, dashes or `=` is never a title; else the first that is not blank.
 pub fn first_line(message: &str) -> &str {
-    message
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.clone().next().unwrap_or("");
+    lines
+        .find(|l| l.chars().any(char::is_alphabetic))
+        .unwrap_or(first)
 }
 
 /// Reads a stack trace, or masks the message.
@@ -82,12 +94,52 @@ pub fn fallback(message: &str) -> Fallback {
     {
         return stack;
     }
+    if let Some((key, title)) = structured::structured(message) {
+        return Fallback::Fields { key, title };
+    }
     Fallback::Template(mask_line(first_line(message)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn titles_carry_words() {
+        let banner = "\n***************************\nSERVICE COULD NOT START\n***************************\n\nDescription:\n\nPort 8080 taken";
+        assert_eq!(
+            fallback(banner),
+            Fallback::Template("SERVICE COULD NOT START".into())
+        );
+        assert_eq!(first_line("=====\n-----"), "=====");
+        let cut = "Traceback (most recent call last):\n  File \"/srv/app/tasks.py\", line 12, in nightly\n    rows = load(batch)\n  File \"/srv/app/store.py\", line 88, in load\n    return db.fetch(q)";
+        let Fallback::Stack {
+            exception,
+            headline,
+            ..
+        } = fallback(cut)
+        else {
+            panic!("not a stack")
+        };
+        assert_eq!(exception, "(traceback cut off)");
+        assert_eq!(
+            headline,
+            "Traceback cut off at app/store.py:load: return db.fetch(q)"
+        );
+        let odd = "Traceback (most recent call last):\n  File \"/srv/app/feed.py\", line 3, in pull\n    next(it)\nStopIteration";
+        let Fallback::Stack {
+            exception,
+            headline,
+            ..
+        } = fallback(odd)
+        else {
+            panic!("not a stack")
+        };
+        assert_eq!(
+            (exception.as_str(), headline.as_str()),
+            ("StopIteration", "StopIteration")
+        );
+    }
 
     #[test]
     fn changed_ids_keep_the_key() {

@@ -42,13 +42,31 @@ pub(super) fn python(message: &str) -> Option<Fallback> {
         &EXC,
         r"(?m)^(?P<type>(?:[A-Za-z_][\w.]*)?(?:Error|Exception|Exit|Interrupt|Warning|Group|Timeout|Cancelled|Failure|Fault))(?::[ \t]*(?P<msg>.*))?$",
     );
-    let exc = exc_re.captures_iter(message).last()?;
-    let exception = exc["type"].to_string();
-    let headline = exc[0].trim().to_string();
     let frames: Vec<(String, String)> = frame_re
         .captures_iter(message)
         .map(|c| (c["file"].to_string(), c["func"].to_string()))
         .collect();
+    let (exception, headline) = match exc_re.captures_iter(message).last() {
+        Some(exc) => (exc["type"].to_string(), exc[0].trim().to_string()),
+        None => python_tail(message).unwrap_or_else(|| {
+            // Cut off before its exception line (the logging agent's size limit):
+            // titled by the last frame reached and its code, marked as cut off.
+            let code = message
+                .rfind("File \"")
+                .and_then(|i| message[i..].lines().nth(1))
+                .map(str::trim)
+                .filter(|l| !l.is_empty());
+            let at = frames
+                .last()
+                .map(|(f, func)| format!(" at {}:{func}", short_file(f)))
+                .unwrap_or_default();
+            let headline = match code {
+                Some(code) => format!("Traceback cut off{at}: {code}"),
+                None => format!("Traceback cut off{at}"),
+            };
+            ("(traceback cut off)".to_string(), headline)
+        }),
+    };
     let is_lib = |f: &str| {
         f.contains("site-packages")
             || f.contains("dist-packages")
@@ -69,6 +87,23 @@ pub(super) fn python(message: &str) -> Option<Fallback> {
         frame,
         head: None,
     })
+}
+
+/// The exception line of a Python traceback whose exception type has no usual suffix
+/// (`StopIteration`, `app.errors.Conflict: ...`): the last unindented line after the
+/// last frame, shaped `dotted.Name` or `dotted.Name: message`.
+fn python_tail(message: &str) -> Option<(String, String)> {
+    static TAIL: OnceLock<Regex> = OnceLock::new();
+    let after = message
+        .rfind("  File \"")
+        .map_or(message, |i| &message[i..]);
+    let line = after
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty() && !l.starts_with([' ', '\t']))
+        .last()?;
+    let caps = re(&TAIL, r"^(?P<type>[A-Za-z_][\w.]*)(?::\s.*)?$").captures(line.trim())?;
+    Some((caps["type"].to_string(), line.trim().to_string()))
 }
 
 pub(super) fn java(message: &str) -> Option<Fallback> {

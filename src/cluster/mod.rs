@@ -19,6 +19,8 @@ use crate::signature::{Signature, SignatureKind, Verdict, sign, sign_request};
 use crate::stitch::Stitched;
 use crate::timeline::Histogram;
 
+mod merge;
+
 /// Earliest exemplars kept per cluster.
 const EARLY_EXEMPLARS: usize = 3;
 /// Latest exemplars kept per cluster.
@@ -309,6 +311,9 @@ pub struct Cluster {
     pub joined_lines: u64,
     /// Entries over time.
     pub timeline: Histogram,
+    /// Fingerprints of narrower templates folded into this cluster (a varying word
+    /// made `<*>`), sorted: an issue filed for one of them is this cluster's issue.
+    pub subsumes: Vec<String>,
 }
 
 /// Counters the summary reports.
@@ -466,6 +471,9 @@ pub struct Finished {
     /// First occurrence of each cluster per instance, for precursors (clusters by
     /// position in `clusters`).
     pub onsets: Onsets,
+    /// Fingerprints given out by [`Clusterer::add`] whose clusters were folded into
+    /// a more general one, with that one's fingerprint.
+    pub folded: HashMap<String, String>,
 }
 
 /// A trace name or an instance id as 128 bits (xxh3-128): the key the worst error per
@@ -575,7 +583,7 @@ pub fn judge(rules: &RuleSet, min_severity: Severity, entry: &Entry) -> Verdict 
 /// its strings are freed on the parsing thread.
 pub fn prepare(rules: &RuleSet, min_severity: Severity, entry: &mut Entry) {
     if !entry.is_request_log() {
-        entry.verdict = Some(Box::new(judge(rules, min_severity, entry)));
+        entry.ahead = Some(std::sync::Arc::new(judge(rules, min_severity, entry)));
         return;
     }
     let status = entry.http.as_ref().map_or(0, |h| h.status);
@@ -670,9 +678,13 @@ impl<'r> Clusterer<'r> {
             self.counts.clustered += 1;
             return Some(self.fold_request(sig, &entry, "none"));
         }
-        let verdict = match entry.verdict.take() {
+        let ahead = entry
+            .ahead
+            .take()
+            .and_then(|a| a.downcast::<Verdict>().ok());
+        let verdict = match ahead {
             // Decided on the message as read, which stitching has not changed.
-            Some(v) if joined.is_empty() => *v,
+            Some(v) if joined.is_empty() => Arc::try_unwrap(v).unwrap_or_else(|v| (*v).clone()),
             _ => judge(self.rules, self.min_severity, &entry),
         };
         let sig = match verdict {
@@ -758,6 +770,7 @@ impl<'r> Clusterer<'r> {
             http: HttpImpact::default(),
             joined_lines: 0,
             timeline: Histogram::default(),
+            subsumes: Vec::new(),
         });
         p
     }
@@ -803,6 +816,12 @@ impl<'r> Clusterer<'r> {
         for req in std::mem::take(&mut self.pending) {
             self.resolve(req);
         }
+        let folded = merge::fold(&mut self.clusters, &mut self.onsets);
+        for a in &mut self.late {
+            if let Some(to) = folded.get(&a.fingerprint) {
+                a.fingerprint.clone_from(to);
+            }
+        }
         // The exemplars that stayed are masked now, before anything can show them.
         for c in &mut self.clusters {
             for ex in c.early.iter_mut().chain(c.late.iter_mut()) {
@@ -814,6 +833,7 @@ impl<'r> Clusterer<'r> {
             counts: self.counts,
             assignments: self.late,
             onsets: self.onsets,
+            folded,
         }
     }
 
