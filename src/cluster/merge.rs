@@ -1,13 +1,14 @@
 //! The merge: clusters whose templates differ only in a varying word (see
 //! [`crate::signature::fallback::fold`]) become one when the clusters are finished.
 //! The folded cluster keeps the earliest cluster's place, adds up the others' counts,
-//! exemplars, labels, HTTP impact and timeline, and names the fingerprints it
-//! subsumes, so an issue filed for a narrower template is still found.
+//! exemplars, labels, HTTP impact and timeline, and lists the templates it subsumes
+//! with their fingerprints and counts: the breakdown stays visible, and an issue filed
+//! for a narrower template is still found.
 
 use std::collections::HashMap;
 
 use super::{Cluster, EARLY_EXEMPLARS, HTTP_EXAMPLES, HttpImpact, LATE_EXEMPLARS, MAX_DISTINCT};
-use super::{NameCounts, keep};
+use super::{NameCounts, Subsumed, keep};
 use crate::precursor::Onsets;
 use crate::signature::fallback::fold::fold_templates;
 use crate::signature::{SignatureKind, fingerprint};
@@ -57,11 +58,16 @@ pub(super) fn fold(clusters: &mut Vec<Cluster>, onsets: &mut Onsets) -> HashMap<
         let fp = fingerprint(&key);
         let mut subsumed = Vec::new();
         for &i in &group {
-            if clusters[i].fingerprint != fp {
-                subsumed.push(clusters[i].fingerprint.clone());
-                remap.insert(clusters[i].fingerprint.clone(), fp.clone());
+            let c = &mut clusters[i];
+            if c.fingerprint != fp {
+                subsumed.push(Subsumed {
+                    fingerprint: c.fingerprint.clone(),
+                    template: c.signature.key[TEMPLATE.len()..].to_string(),
+                    count: c.count,
+                });
+                remap.insert(c.fingerprint.clone(), fp.clone());
             }
-            subsumed.append(&mut clusters[i].subsumes);
+            subsumed.append(&mut c.subsumes);
         }
         for &i in &group[1..] {
             let empty = placeholder(&clusters[keeper]);
@@ -74,8 +80,11 @@ pub(super) fn fold(clusters: &mut Vec<Cluster>, onsets: &mut Onsets) -> HashMap<
         k.signature.key = key;
         k.signature.fingerprint.clone_from(&fp);
         k.fingerprint = fp;
-        subsumed.sort();
-        subsumed.dedup();
+        subsumed.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.template.cmp(&b.template))
+        });
         k.subsumes = subsumed;
     }
     // Compact: the positions of the clusters that stay, and where the others went.

@@ -311,9 +311,20 @@ pub struct Cluster {
     pub joined_lines: u64,
     /// Entries over time.
     pub timeline: Histogram,
-    /// Fingerprints of narrower templates folded into this cluster (a varying word
-    /// made `<*>`), sorted: an issue filed for one of them is this cluster's issue.
-    pub subsumes: Vec<String>,
+    /// The narrower templates folded into this cluster (a varying word made `<*>`),
+    /// most entries first: an issue filed for one of them is this cluster's issue.
+    pub subsumes: Vec<Subsumed>,
+}
+
+/// A narrower template folded into a more general cluster.
+#[derive(Debug, Clone, Serialize)]
+pub struct Subsumed {
+    /// Its own fingerprint.
+    pub fingerprint: String,
+    /// Its template (redacted).
+    pub template: String,
+    /// Its entries, now counted in the general cluster.
+    pub count: u64,
 }
 
 /// Counters the summary reports.

@@ -197,9 +197,9 @@ pub struct ClusterView {
     pub source_locations: Vec<NameCount>,
     /// Raw entries joined into this cluster's entries.
     pub joined_lines: u64,
-    /// Fingerprints of narrower templates this cluster folds in (a word that varies
-    /// across them made `<*>`): an issue filed for one of them is this cluster's.
-    pub subsumes: Vec<String>,
+    /// Narrower templates this cluster folds in (a word that varies across them made
+    /// `<*>`), most entries first: an issue filed for one of them is this cluster's.
+    pub subsumes: Vec<crate::cluster::Subsumed>,
     /// The five whys, as far as the evidence goes.
     pub whys: Vec<Why>,
     /// Where to look / how to fix (from the rule).

@@ -162,7 +162,7 @@ fn matching(known: &BTreeMap<String, Vec<Known>>, cluster: &ClusterView) -> Vec<
         .iter()
         .filter(|(fp, issues)| {
             **fp == cluster.fingerprint
-                || cluster.subsumes.contains(fp)
+                || cluster.subsumes.iter().any(|s| s.fingerprint == **fp)
                 || template.is_some_and(|mine| {
                     issues.iter().any(|k| {
                         k.template

@@ -172,3 +172,86 @@ fn utf16_with_a_damaged_or_missing_mark_reads_its_entries_and_says_so() {
         assert!(String::from_utf8_lossy(&md.stdout).contains("guessed from its byte pattern"));
     }
 }
+
+/// Titles and counts of a report's clusters, most entries first.
+fn clusters_of(report: &Value) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = report["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["title"].as_str().unwrap().to_string(),
+                c["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
+/// Plain text with no timestamps: the lines after an error line are other messages,
+/// not its continuation, so each line's template is a cluster of its own.
+#[test]
+fn text_lines_after_an_error_line_keep_their_own_clusters() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..4 {
+        text.push_str(&format!(
+            "ERROR raid controller 2 reported a degraded array md{i}\n"
+        ));
+        text.push_str(&format!("  fan tray {i} spinning at {} rpm\n", 3000 + i));
+        text.push_str("at boot the firmware reported no faults\n");
+        text.push_str(&format!("session for user svc{i}x opened\n"));
+    }
+    let path = dir.path().join("node.log");
+    std::fs::write(&path, text).unwrap();
+    let r = report(
+        &path,
+        &["--input-format", "text", "--min-severity", "DEFAULT"],
+    );
+    let clusters = clusters_of(&r);
+    assert_eq!(clusters.len(), 4, "{clusters:?}");
+    assert!(clusters.iter().all(|(_, n)| *n == 4), "{clusters:?}");
+    assert_eq!(r["summary"]["entries_joined"], 0);
+}
+
+/// A `jsonPayload` without a message is clustered on its fields: one event with
+/// error lists of different lengths and different ids is one cluster, titled like a
+/// message, and another field's error is another.
+#[test]
+fn structured_payloads_are_clustered_on_their_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = |field: &str, text: &str| json!({"field": field, "message": text});
+    let entry = |i: usize, errors: Vec<Value>| {
+        json!({"insertId": format!("p{i}"), "timestamp": format!("2026-03-02T10:00:{i:02}.5Z"),
+            "severity": "ERROR", "logName": "projects/p/logs/app",
+            "jsonPayload": {"event": "refund_refused", "refund_ref": format!("rf_{}", 7000 + i * 37),
+                "amount_cents": 1200 + i, "errors": errors}})
+    };
+    let missing = error("iban", "Required field is empty");
+    let entries = vec![
+        entry(1, vec![missing.clone()]),
+        entry(2, vec![missing.clone(), missing.clone()]),
+        entry(3, vec![missing.clone(), missing.clone(), missing]),
+        entry(
+            4,
+            vec![error("amount_cents", "Exceeds the original charge")],
+        ),
+    ];
+    let path = crate::github::write_ndjson(dir.path(), "refunds.ndjson", &entries);
+    let clusters = clusters_of(&report(&path, &[]));
+    assert_eq!(
+        clusters,
+        [
+            (
+                "refund_refused: iban: Required field is empty".to_string(),
+                3
+            ),
+            (
+                "refund_refused: amount_cents: Exceeds the original charge".to_string(),
+                1
+            ),
+        ]
+    );
+}

@@ -526,7 +526,26 @@ async fn an_issue_is_found_again_when_a_later_run_folds_or_narrows_its_template(
     let folded = &report["clusters"][0];
     assert_eq!(folded["title"], "worker <*> lost its lease on shard <*>");
     assert_eq!(folded["count"], 9);
-    assert_eq!(folded["subsumes"].as_array().unwrap().len(), 3);
+    let subsumed = folded["subsumes"].as_array().unwrap();
+    assert_eq!(subsumed.len(), 3);
+    for s in subsumed {
+        assert_eq!(s["count"], 3);
+        assert!(
+            s["template"].as_str().unwrap().starts_with("worker "),
+            "{s}"
+        );
+    }
+    let markdown = bin()
+        .args(["analyze", "--format", "markdown"])
+        .arg(&wide)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&markdown.stdout);
+    assert!(text.contains("**Folds in 3 templates**"), "{text}");
+    assert!(
+        text.contains("`worker billing lost its lease on shard <*>` ×3"),
+        "{text}"
+    );
     let narrow_fp = analyze_json(&[], &narrow)["clusters"][0]["fingerprint"].clone();
     assert_ne!(narrow_fp, folded["fingerprint"]);
 

@@ -223,6 +223,31 @@ mod tests {
         assert_eq!(fold_templates(&t), [None, None, None]);
     }
 
+    proptest::proptest! {
+        /// Any three or more different names after a label fold into one template that
+        /// covers each of them; one or two never fold.
+        #[test]
+        fn labelled_names_fold_and_the_fold_covers_them(
+            names in proptest::collection::btree_set("[a-z][a-z0-9_-]{1,12}", 1..8),
+        ) {
+            let t: Vec<String> = names
+                .iter()
+                .map(|n| format!("replica {n} fell behind by <*> entries"))
+                .collect();
+            let refs: Vec<&str> = t.iter().map(String::as_str).collect();
+            let folded = fold_templates(&refs);
+            for (narrow, f) in refs.iter().zip(&folded) {
+                if names.len() >= MIN_VARIANTS {
+                    let f = f.as_deref().unwrap_or(narrow);
+                    proptest::prop_assert_eq!(f, "replica <*> fell behind by <*> entries");
+                    proptest::prop_assert!(covers(f, narrow));
+                } else {
+                    proptest::prop_assert_eq!(f, &None);
+                }
+            }
+        }
+    }
+
     #[test]
     fn coverage_is_token_by_token() {
         assert!(covers("user <*> logged in", "user alice logged in"));

@@ -636,6 +636,41 @@ mod properties {
             prop_assert_eq!(fallback(&msg).key(), base);
         }
 
+        /// A date in any of the formats logs use, on any day, masks to the same
+        /// template as any other date in that format; and a request line's method
+        /// stays while its ids go.
+        #[test]
+        fn dates_of_every_format_and_request_ids_mask_alike(
+            day in 0usize..7, month in 0usize..12, date in 1u32..=28, year in 1990u32..2100,
+            h in 0u32..24, m in 0u32..60, sec in 0u32..60, id in 1u64..10_000_000_000,
+            method in prop::sample::select(vec!["GET", "POST", "PUT", "DELETE", "PATCH"]),
+        ) {
+            const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+            const MONTHS: [&str; 12] = [
+                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+            ];
+            let (d, mo) = (DAYS[day], MONTHS[month]);
+            let shapes = [
+                (format!("{d} {mo} {date:>2} {h:02}:{m:02}:{sec:02} {year}"), "Tue Mar  4 11:22:33 2003"),
+                (format!("{mo} {date:>2} {h:02}:{m:02}:{sec:02}"), "Mar  4 11:22:33"),
+                (format!("{d}, {date:02} {mo} {year} {h:02}:{m:02}:{sec:02} +0000"), "Tue, 04 Mar 2003 11:22:33 +0000"),
+                (format!("{date:02}/{mo}/{year}:{h:02}:{m:02}:{sec:02} -0700"), "04/Mar/2003:11:22:33 -0700"),
+                (format!("{year}-{:02}-{date:02}T{h:02}:{m:02}:{sec:02}Z", month + 1), "2003-03-04T11:22:33Z"),
+            ];
+            for (value, reference) in &shapes {
+                prop_assert_eq!(
+                    mask_line(&format!("sync stopped at {value} on shard")),
+                    mask_line(&format!("sync stopped at {reference} on shard")),
+                    "{}", value
+                );
+            }
+            let line = format!("proxy \"{method} /v1/accounts/{id}/keys?page=2 HTTP/1.1\" 502");
+            prop_assert_eq!(
+                mask_line(&line),
+                format!("proxy \"{method} /v1/accounts/<*>/keys HTTP/1.1\" <*>")
+            );
+        }
+
         /// Any line, any script, masks to a template of at most 200 characters without
         /// panicking, and a line with no digits, quotes or separators comes out unchanged.
         #[test]
