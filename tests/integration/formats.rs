@@ -195,15 +195,16 @@ fn clusters_of(report: &Value) -> Vec<(String, u64)> {
 #[test]
 fn text_lines_after_an_error_line_keep_their_own_clusters() {
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::new();
+    let mut lines = Vec::new();
     for i in 0..4 {
-        text.push_str(&format!(
-            "ERROR raid controller 2 reported a degraded array md{i}\n"
+        lines.push(format!(
+            "ERROR raid controller 2 reported a degraded array md{i}"
         ));
-        text.push_str(&format!("  fan tray {i} spinning at {} rpm\n", 3000 + i));
-        text.push_str("at boot the firmware reported no faults\n");
-        text.push_str(&format!("session for user svc{i}x opened\n"));
+        lines.push(format!("  fan tray {i} spinning at {} rpm", 3000 + i));
+        lines.push("at boot the firmware reported no faults".to_string());
+        lines.push(format!("session for user svc{i}x opened"));
     }
+    let text = lines.join("\n") + "\n";
     let path = dir.path().join("node.log");
     std::fs::write(&path, text).unwrap();
     let r = report(
