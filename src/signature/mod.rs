@@ -154,13 +154,19 @@ pub fn sign_message(rules: &RuleSet, message: &str) -> Signature {
         let rule = m.rule;
         // Ids inside captures are masked in the key and the title, so a rule's
         // clusters do not grow with the users, orders or requests its messages name.
-        let masked: BTreeMap<String, String> = m
+        let masked: Option<BTreeMap<String, String>> = m
             .captures
-            .iter()
-            .map(|(k, v)| (k.clone(), fallback::mask_ids(v).into_owned()))
-            .collect();
+            .values()
+            .any(|v| matches!(fallback::mask_ids(v), std::borrow::Cow::Owned(_)))
+            .then(|| {
+                m.captures
+                    .iter()
+                    .map(|(k, v)| (k.clone(), fallback::mask_ids(v).into_owned()))
+                    .collect()
+            });
+        let masked = masked.as_ref().unwrap_or(&m.captures);
         let key = match &rule.fingerprint {
-            Some(t) => format!("rule:{}:{}", rule.id, render(t, &masked)),
+            Some(t) => format!("rule:{}:{}", rule.id, render(t, masked)),
             None => format!("rule:{}", rule.id),
         };
         let index = Some(m.index);
@@ -169,7 +175,7 @@ pub fn sign_message(rules: &RuleSet, message: &str) -> Signature {
             key,
             kind: SignatureKind::Rule,
             rule: index,
-            title: truncate_chars(&render(&rule.title, &masked), 160),
+            title: truncate_chars(&render(&rule.title, masked), 160),
             severity_floor: rule.severity,
             captures: m.captures,
             exception: None,

@@ -348,6 +348,10 @@ fn mask_matches(line: &str) -> Vec<(usize, usize, &'static str, &str)> {
 /// `KeyError: 'user_98687'` and `'user_1203'` are one signature while `'DATABASE_URL'`
 /// and `'REDIS_HOST'` are two.
 pub fn mask_ids(value: &str) -> std::borrow::Cow<'_, str> {
+    // Every id class has a digit, but an e-mail address, which has an `@`.
+    if !has_digit(value) && !value.contains('@') {
+        return std::borrow::Cow::Borrowed(value);
+    }
     let mut out = String::new();
     let mut last = 0;
     for (start, end, class, _) in mask_matches(value) {
