@@ -392,7 +392,15 @@ fn gcpdiag_wrapper_gives_three_function_problems() {
         (Some(6), vec!["gcf2".to_string()])
     );
     assert_eq!(cluster(&r, "Org Policies")["count"], 2);
-    assert_eq!(cluster(&r, "Build failed")["count"], 1);
+    let build = cluster(&r, "Build failed");
+    assert_eq!(build["count"], 1);
+    // The JSON after the prefix is read as fields: a title that reads, keys kept.
+    assert_eq!(build["title"], "Build failed: OK");
+    let key = build["signature"]["key"].as_str().unwrap();
+    assert!(
+        key.contains("errorType=OK") && key.contains("buildpackId="),
+        "{key}"
+    );
     assert!(
         !r["clusters"]
             .to_string()

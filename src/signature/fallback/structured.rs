@@ -49,25 +49,41 @@ const LEVEL: [&str; 4] = ["level", "severity", "levelname", "loglevel"];
 /// Nesting deeper than this is summarised by its key alone.
 const MAX_DEPTH: usize = 4;
 
-/// The signature key and title of a JSON object message, or `None` when the message
-/// is not one JSON object.
+/// The signature key and title of a JSON object message, or of a one-line prefix and
+/// a JSON object (`Build failed: {...}`); `None` when the message is neither.
 pub(super) fn structured(message: &str) -> Option<(String, String)> {
     let text = message.trim();
-    if !(text.starts_with('{') && text.ends_with('}')) {
+    if !text.ends_with('}') {
         return None;
     }
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
+    let open = text.find('{')?;
+    let prefix = &text[..open];
+    if prefix.len() > 200 || prefix.contains('\n') {
+        return None;
+    }
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&text[open..]) else {
         return None;
     };
+    let prefix = prefix.trim_end_matches([' ', ':', '=', '\t']);
     let mut key = String::from("json:");
+    if !prefix.is_empty() {
+        key.push_str(&mask_line(prefix));
+        key.push(' ');
+    }
     shape(&map, 0, &mut key);
     let mut words = Vec::new();
     title_words(&map, 0, &mut words);
-    let title = if words.is_empty() {
+    words.dedup();
+    let body = if words.is_empty() {
         let keys: Vec<&str> = map.keys().map(String::as_str).take(8).collect();
         format!("{{{}}}", keys.join(", "))
     } else {
         words.join(": ")
+    };
+    let title = if prefix.is_empty() {
+        body
+    } else {
+        format!("{prefix}: {body}")
     };
     Some((key, truncate_chars(&title, 160)))
 }
@@ -177,21 +193,25 @@ fn message_shape(v: &Value, out: &mut String) {
     }
 }
 
-/// The words of the title: the categorical values and messages of `map` in order of
-/// its keys, then those of its nested objects and of the first element of its lists.
+/// The words of the title: the categorical values of `map`, then its messages (each in
+/// order of keys), then those of its nested objects and of the first element of its
+/// lists.
 fn title_words(map: &Map<String, Value>, depth: usize, out: &mut Vec<String>) {
     if depth >= MAX_DEPTH || out.len() >= 6 {
         return;
     }
+    // What kind of thing happened first, then what it says.
     for (k, v) in map {
-        if is_level(k) {
-            continue;
-        }
-        if is_categorical(k)
+        if !is_level(k)
+            && is_categorical(k)
             && let Some(c) = category(v)
         {
             out.push(c);
-        } else if (is_message_like(k) || is_categorical(k))
+        }
+    }
+    for (k, v) in map {
+        if !is_level(k)
+            && (is_message_like(k) || (is_categorical(k) && category(v).is_none()))
             && let Value::String(s) = v
             && !s.trim().is_empty()
         {
@@ -247,6 +267,16 @@ mod tests {
         assert_eq!(key, "json:{durationMs=<*>,user42=<*>}");
         assert_eq!(title, "{durationMs, user42}");
         assert_eq!(structured("[1,2]"), None);
+        let (k1, title) = structured(
+            r#"Deploy failed: {"error":{"errorType":"QUOTA","detail":"5 of 4 CPUs in use"}}"#,
+        )
+        .unwrap();
+        assert_eq!(title, "Deploy failed: QUOTA: 5 of 4 CPUs in use");
+        let (k2, _) = structured(
+            r#"Deploy failed: {"error":{"errorType":"QUOTA","detail":"9 of 8 CPUs in use"}}"#,
+        )
+        .unwrap();
+        assert_eq!(k1, k2);
         assert_eq!(structured("{not json}"), None);
         assert_eq!(structured("plain text"), None);
     }
