@@ -626,6 +626,21 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
         })
         .map(|c| (c.severity, c.title(), c.count));
     let ranked = crate::rank::rank(clusters, window);
+    let code = match &s.code {
+        Some(c) => crate::code::for_clusters(
+            c.repo.as_deref(),
+            c.commits.as_deref(),
+            c.show_authors,
+            ranked.iter().take(s.top).map(|(c, _)| c),
+        ),
+        None => (
+            crate::code::CodeSummary {
+                absent_reason: Some("--no-code: no repository was read".to_string()),
+                ..crate::code::CodeSummary::default()
+            },
+            std::collections::BTreeMap::new(),
+        ),
+    };
     let report = report::build(ReportInput {
         ranked,
         counts,
@@ -650,6 +665,7 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
         precursors,
         newest_revision,
         span,
+        code,
     });
 
     // The report file first: nothing later may lose it.

@@ -101,6 +101,25 @@ pub enum ConfigCommand {
     Show(AnalyzeArgs),
 }
 
+/// `--repo`, `--commits`, `--show-authors`, `--no-code`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CodeArgs {
+    /// The git repository of the deployed code, for the code evidence of the top
+    /// clusters (default: the work tree that contains the current directory).
+    #[arg(long, value_name = "PATH", help_heading = "Code")]
+    pub repo: Option<PathBuf>,
+    /// The deploy's commits, `BASE..HEAD` (default under GitHub Actions: the push
+    /// event's before..after; else HEAD alone).
+    #[arg(long, value_name = "RANGE", help_heading = "Code")]
+    pub commits: Option<String>,
+    /// Name commit authors in blame (off by default: reports travel).
+    #[arg(long, help_heading = "Code")]
+    pub show_authors: bool,
+    /// Look at no repository: no code section.
+    #[arg(long, help_heading = "Code", conflicts_with_all = ["repo", "commits"])]
+    pub no_code: bool,
+}
+
 /// `rules` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
@@ -358,6 +377,10 @@ pub struct AnalyzeArgs {
     /// output, for private, local runs (by default they are masked; secrets always are).
     #[arg(long, help_heading = "Output")]
     pub keep_personal_data: bool,
+
+    /// Where the deployed code is, for the code evidence.
+    #[command(flatten)]
+    pub code: CodeArgs,
 
     /// Where and how to file GitHub issues.
     #[command(flatten)]

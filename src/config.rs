@@ -72,6 +72,13 @@ struct GithubConf {
     issue_template: Option<String>,
 }
 
+/// `[code]`: where the deployed code is, for the code evidence.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeConf {
+    repo: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConf {
@@ -79,6 +86,7 @@ struct FileConf {
     analyze: Option<AnalyzeConf>,
     deploy: Option<DeployConf>,
     github: Option<GithubConf>,
+    code: Option<CodeConf>,
 }
 
 /// Where a setting's value came from.
@@ -441,6 +449,15 @@ pub fn apply_analyze(
         de.and_then(|x| x.fail_on_new.clone()),
         |v| parse_enum::<SeverityArg>(config, "deploy.fail_on_new", &v),
     )?;
+    if !a.code.no_code {
+        m.opt(
+            "code.repo",
+            &mut a.code.repo,
+            &[],
+            file.code.as_ref().and_then(|x| x.repo.clone()),
+            |v| Ok(config.map_or_else(|| PathBuf::from(&v), |c| c.path_of(&v))),
+        )?;
+    }
     let g = &mut a.github;
     m.opt(
         "github.repo",
@@ -723,6 +740,11 @@ fn values(a: &AnalyzeArgs) -> Vec<(&'static str, Option<String>, &'static str)> 
             "as long as the window after",
         ),
         ("deploy.fail_on_new", name(a.fail_on_new.as_ref()), "off"),
+        (
+            "code.repo",
+            shown_path(a.code.repo.as_ref()),
+            "the git work tree of the current directory",
+        ),
         ("github.repo", g.github_repo.clone(), "GITHUB_REPOSITORY"),
         (
             "github.api_url",

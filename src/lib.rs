@@ -11,6 +11,7 @@ pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod cluster;
+pub mod code;
 pub mod config;
 pub mod deploy;
 pub mod entry;

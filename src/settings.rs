@@ -166,6 +166,19 @@ pub struct Analyze {
     pub run_url: Option<String>,
     /// `--keep-personal-data`: personal data is left in the outputs.
     pub keep_personal_data: bool,
+    /// Where to read code evidence from (`None`: `--no-code`).
+    pub code: Option<CodeSettings>,
+}
+
+/// `--repo`, `--commits`, `--show-authors`.
+#[derive(Debug, Clone)]
+pub struct CodeSettings {
+    /// The repository (default: the current directory's work tree).
+    pub repo: Option<PathBuf>,
+    /// `BASE..HEAD`.
+    pub commits: Option<String>,
+    /// Name authors in blame.
+    pub show_authors: bool,
 }
 
 impl GithubArgs {
@@ -580,6 +593,11 @@ impl Analyze {
             actions: Actions::from_env(&std_env),
             run_url: run_url(&std_env),
             keep_personal_data: a.keep_personal_data,
+            code: (!a.code.no_code).then_some(CodeSettings {
+                repo: a.code.repo,
+                commits: a.code.commits,
+                show_authors: a.code.show_authors,
+            }),
         })
     }
 }

@@ -120,6 +120,46 @@ pub struct SignatureView {
     pub captures: BTreeMap<String, String>,
 }
 
+/// "What changed in this deploy near it?": the range's commits that came closest to
+/// the failing code, as what they did there (never that they caused the error); or,
+/// when the range touched none of the trace's files, that observation.
+fn code_why(ev: &crate::code::Evidence) -> Option<Why> {
+    let short = |id: &str| id.chars().take(7).collect::<String>();
+    if !ev.suspects.is_empty() {
+        let parts: Vec<String> = ev
+            .suspects
+            .iter()
+            .take(3)
+            .map(|s| format!("{} (\"{}\") {}", short(&s.commit), s.summary, s.reason))
+            .collect();
+        return Some(Why {
+            question: "What changed in this deploy near it?".to_string(),
+            answer: format!("In {}: {}.", ev.range, parts.join("; ")),
+            kind: WhyKind::ObservedCode,
+            evidence: ev
+                .suspects
+                .iter()
+                .map(|s| format!("commit {}", s.commit))
+                .collect(),
+        });
+    }
+    (!ev.range_touched_trace && !ev.frames.is_empty()).then(|| {
+        let files: Vec<&str> = ev.frames.iter().map(|f| f.path.as_str()).collect();
+        Why {
+            question: "What changed in this deploy near it?".to_string(),
+            answer: format!(
+                "No commit in {} ({} commit{}) changed a file of its trace ({}): the cause is more likely outside this code (configuration, data, a dependency, the platform).",
+                ev.range,
+                ev.commits_in_range,
+                if ev.commits_in_range == 1 { "" } else { "s" },
+                files.join(", ")
+            ),
+            kind: WhyKind::ObservedCode,
+            evidence: vec![format!("git log {}", ev.range)],
+        }
+    })
+}
+
 /// Whether a "why" is seen in the logs or inferred.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -130,6 +170,9 @@ pub enum WhyKind {
     Hypothesis,
     /// Seen in the logs to come first, often enough to cite: correlation, not proof.
     Precursor,
+    /// Seen in the repository: what the deploy's commits did near the failing code
+    /// (never that they caused it).
+    ObservedCode,
     /// Not established: the evidence stops here.
     Open,
 }
@@ -212,6 +255,9 @@ pub struct ClusterView {
     pub only_in_newest_revision: bool,
     /// Observed precursors, nearest first.
     pub precursors: Vec<PrecursorView>,
+    /// What the repository says: mapped frames, the failing line and its blame, and
+    /// the deploy's commits that came near it (null without a repository or frames).
+    pub code: Option<crate::code::Evidence>,
 }
 
 /// Where the entries of a Cloud Logging report came from: enough to reproduce it.
@@ -281,6 +327,8 @@ pub struct Report {
     /// Events and per-bin counts of the clusters shown (null without timestamps).
     pub timeline: Option<TimelineView>,
     /// Top clusters in rank order.
+    /// The code section: the repository and range read, or why there is none.
+    pub code: crate::code::CodeSummary,
     pub clusters: Vec<ClusterView>,
 }
 
@@ -458,6 +506,9 @@ fn build_whys(
             )],
         });
     }
+    if let Some(why) = history.code.and_then(code_why) {
+        whys.push(why);
+    }
     if let Some(rule) = sig.rule.and_then(|i| rules.rules().get(i)) {
         // At least one of the rule's hypotheses, even past five steps.
         for (i, hypothesis) in rule.whys.iter().enumerate() {
@@ -558,6 +609,7 @@ struct ClusterHistory<'a> {
     change: Option<&'a Comparison>,
     deploy: Option<&'a DeployInput>,
     precursors: &'a [PrecursorView],
+    code: Option<&'a crate::code::Evidence>,
 }
 
 /// Everything the report is built from.
@@ -592,6 +644,11 @@ pub struct ReportInput<'a> {
     pub newest_revision: Option<String>,
     /// The span of the whole input (or query), for the timeline.
     pub span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The code section, and the code evidence by fingerprint.
+    pub code: (
+        crate::code::CodeSummary,
+        BTreeMap<String, crate::code::Evidence>,
+    ),
 }
 
 /// Builds the report context.
@@ -612,6 +669,7 @@ pub fn build(input: ReportInput<'_>) -> Report {
         precursors,
         newest_revision,
         span,
+        code: (code_summary, mut evidence),
     } = input;
     let redactor = settings.redactor();
     for (c, _) in &mut ranked {
@@ -667,12 +725,17 @@ pub fn build(input: ReportInput<'_>) -> Report {
         .enumerate()
         .map(|(i, (c, score))| {
             let precursors = history::precursors_of(&precursors, &c.fingerprint, &names);
+            let code = evidence
+                .remove(&c.fingerprint)
+                .map(|e| e.redacted(redactor));
             let history = ClusterHistory {
                 change: comparisons.get(&c.fingerprint),
                 deploy: deploy.as_ref(),
                 precursors: &precursors,
+                code: code.as_ref(),
             };
             let mut v = view(i + 1, &c, score, rules, cloud.as_ref(), &history);
+            v.code = code;
             v.only_in_newest_revision = newest_revision
                 .as_ref()
                 .is_some_and(|n| c.revisions.len() == 1 && c.revisions.contains_key(n));
@@ -711,6 +774,7 @@ pub fn build(input: ReportInput<'_>) -> Report {
         newest_revision,
         chains,
         timeline,
+        code: code_summary,
         clusters,
     }
 }
@@ -800,6 +864,7 @@ fn view(
         change: history.change.copied(),
         only_in_newest_revision: false,
         precursors: Vec::new(),
+        code: None,
     }
 }
 

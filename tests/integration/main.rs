@@ -6,6 +6,7 @@
 
 mod cli;
 mod cloud_logging;
+mod code;
 mod config;
 mod deploy;
 mod formats;

@@ -1,0 +1,303 @@
+//! Code evidence against throwaway git repositories: frames mapped to tracked files,
+//! the failing line with its blame, the deploy's commits ranked by how close they came,
+//! dependency bumps, ambiguity, and the one line that says why the code section is
+//! absent.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::bin;
+
+/// Runs git in `dir` with a fixed identity and dates; returns stdout.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Dana Developer")
+        .env("GIT_AUTHOR_EMAIL", "dana@example.com")
+        .env("GIT_COMMITTER_NAME", "Dana Developer")
+        .env("GIT_COMMITTER_EMAIL", "dana@example.com")
+        .env("GIT_AUTHOR_DATE", "2026-04-01T10:00:00+00:00")
+        .env("GIT_COMMITTER_DATE", "2026-04-01T10:00:00+00:00")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn write(dir: &Path, path: &str, text: &str) {
+    let p = dir.join(path);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn commit(dir: &Path, message: &str) -> String {
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", message]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+/// A ledger module of 60 lines whose line 41 is `line41`.
+fn ledger(line41: &str) -> String {
+    (1..=60)
+        .map(|n| {
+            if n == 41 {
+                format!("    {line41}\n")
+            } else if n == 38 {
+                "def post(rows):\n".to_string()
+            } else {
+                format!("# line {n}\n")
+            }
+        })
+        .collect()
+}
+
+struct Repo {
+    dir: tempfile::TempDir,
+    base: String,
+    line_fix: String,
+    bump: String,
+    docs: String,
+}
+
+/// base: the app, its requirements and two handlers of the same name; then a commit
+/// that changes the failing line, one that bumps redis, one that touches the docs.
+fn python_repo() -> Repo {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    git(d, &["init", "-q", "-b", "main"]);
+    write(d, "app/billing/ledger.py", &ledger("total += row.amount"));
+    write(d, "requirements.txt", "flask==3.0.0\nredis==4.6.0\n");
+    write(d, "svc_a/handlers.py", "x = 1\n");
+    write(d, "svc_b/handlers.py", "x = 2\n");
+    write(
+        d,
+        "lib/pay.js",
+        "function chargeCard(card) {\n  const id = card.id;\n  return card.owner.name;\n}\n",
+    );
+    write(d, "docs/notes.md", "notes\n");
+    let base = commit(d, "Start the ledger");
+    write(d, "app/billing/ledger.py", &ledger("total += row"));
+    let line_fix = commit(d, "Sum raw rows in the ledger");
+    write(d, "requirements.txt", "flask==3.0.0\nredis==5.0.1\n");
+    let bump = commit(d, "Bump redis");
+    write(d, "docs/notes.md", "more notes\n");
+    let docs = commit(d, "Update notes");
+    Repo {
+        dir,
+        base,
+        line_fix,
+        bump,
+        docs,
+    }
+}
+
+fn export(dir: &Path) -> std::path::PathBuf {
+    let trace = "Traceback (most recent call last):\n  File \"/usr/local/lib/python3.12/site-packages/starlette/routing.py\", line 74, in app\n    response = await func(request)\n  File \"/app/billing/ledger.py\", line 41, in post\n    total += row\nTypeError: unsupported operand type(s) for +=: 'int' and 'dict'";
+    let node = "TypeError: Cannot read properties of undefined (reading 'name')\n    at chargeCard (/usr/src/app/lib/pay.js:3:20)\n    at /usr/src/app/node_modules/express/lib/router.js:5:2";
+    let entries: Vec<Value> = (0..3)
+        .flat_map(|i| {
+            [
+                json!({"insertId": format!("py{i}"), "severity": "ERROR", "timestamp": format!("2026-04-02T08:00:0{i}.5Z"), "textPayload": trace}),
+                json!({"insertId": format!("js{i}"), "severity": "ERROR", "timestamp": format!("2026-04-02T08:01:0{i}.5Z"), "textPayload": node}),
+                json!({"insertId": format!("amb{i}"), "severity": "ERROR", "timestamp": format!("2026-04-02T08:02:0{i}.5Z"),
+                    "textPayload": "Traceback (most recent call last):\n  File \"/srv/handlers.py\", line 1, in handle\n    x()\nRuntimeError: handler failed"}),
+            ]
+        })
+        .collect();
+    crate::github::write_ndjson(dir, "export.ndjson", &entries)
+}
+
+/// `analyze` with git on the PATH (the test environment clears it).
+fn analyze(input: &Path, args: &[&str], format: &str) -> (Option<i32>, String, String) {
+    let out = bin()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env_remove("GITHUB_EVENT_PATH")
+        .env_remove("GITHUB_SERVER_URL")
+        .arg("analyze")
+        .arg(input)
+        .args(["--format", format])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn cluster<'r>(report: &'r Value, title_part: &str) -> &'r Value {
+    report["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["title"].as_str().unwrap().contains(title_part))
+        .unwrap_or_else(|| panic!("no cluster with {title_part:?}"))
+}
+
+#[test]
+fn frames_map_to_files_with_the_line_its_blame_and_the_commits_that_came_near() {
+    let repo = python_repo();
+    let work = tempfile::tempdir().unwrap();
+    let input = export(work.path());
+    let root = repo.dir.path().to_str().unwrap();
+    let range = format!("{}..{}", repo.base, repo.docs);
+    let (code, out, err) = analyze(&input, &["--repo", root, "--commits", &range], "json");
+    assert_eq!(code, Some(0), "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["code"]["range"], range.as_str());
+    assert_eq!(r["code"]["commits_in_range"], 3);
+
+    let py = &cluster(&r, "TypeError: unsupported")["code"];
+    let frame = &py["frames"][0];
+    assert_eq!(frame["path"], "app/billing/ledger.py");
+    assert_eq!(
+        (frame["line"].as_u64(), frame["innermost"].as_bool()),
+        (Some(41), Some(true))
+    );
+    assert_eq!(frame["text"], "    total += row");
+    assert_eq!(frame["context"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        py["frames"].as_array().unwrap().len(),
+        1,
+        "no site-packages frame"
+    );
+    assert_eq!(py["blame"]["commit"], repo.line_fix.as_str());
+    assert_eq!(py["blame"]["summary"], "Sum raw rows in the ledger");
+    assert!(
+        py["blame"]["author"].is_null(),
+        "authors only with --show-authors"
+    );
+    let suspects = py["suspects"].as_array().unwrap();
+    assert_eq!(suspects[0]["commit"], repo.line_fix.as_str());
+    assert!(
+        suspects[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("failing line app/billing/ledger.py:41")
+    );
+    let bump = suspects
+        .iter()
+        .find(|s| s["commit"] == repo.bump.as_str())
+        .unwrap();
+    assert!(
+        bump["reason"]
+            .as_str()
+            .unwrap()
+            .contains("redis 4.6.0 → 5.0.1"),
+        "{bump}"
+    );
+    assert!(suspects.iter().all(|s| s["commit"] != repo.docs.as_str()));
+    let whys = cluster(&r, "TypeError: unsupported")["whys"]
+        .as_array()
+        .unwrap();
+    let code_why = whys.iter().find(|w| w["kind"] == "observed_code").unwrap();
+    assert!(
+        code_why["answer"]
+            .as_str()
+            .unwrap()
+            .contains("changed the failing line")
+    );
+
+    let js = &cluster(&r, "cannot read 'name'")["code"];
+    assert_eq!(js["frames"][0]["path"], "lib/pay.js");
+    assert_eq!(js["frames"][0]["text"], "  return card.owner.name;");
+
+    let amb = &cluster(&r, "handler failed")["code"]["ambiguous"][0];
+    assert_eq!(amb["printed"], "/srv/handlers.py");
+    assert_eq!(amb["candidates"].as_array().unwrap().len(), 2);
+
+    let (_, md, _) = analyze(
+        &input,
+        &["--repo", root, "--commits", &range, "--show-authors"],
+        "markdown",
+    );
+    assert!(md.contains("### Code"), "{md}");
+    assert!(md.contains("**Suspect**"), "{md}");
+    assert!(md.contains("41 >     total += row"), "{md}");
+    assert!(md.contains("(Dana Developer)"), "{md}");
+    assert!(md.contains("matches several files, not guessed"), "{md}");
+}
+
+#[test]
+fn a_range_that_touched_no_file_of_the_trace_says_so() {
+    let repo = python_repo();
+    let work = tempfile::tempdir().unwrap();
+    let input = export(work.path());
+    let root = repo.dir.path().to_str().unwrap();
+    let range = format!("{}..{}", repo.bump, repo.docs);
+    let (_, out, _) = analyze(&input, &["--repo", root, "--commits", &range], "json");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    let c = cluster(&r, "cannot read 'name'");
+    assert_eq!(c["code"]["range_touched_trace"], false);
+    let why = c["whys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["kind"] == "observed_code")
+        .unwrap();
+    assert!(
+        why["answer"].as_str().unwrap().starts_with("No commit in"),
+        "{why}"
+    );
+}
+
+#[test]
+fn no_repository_or_a_bad_range_gives_the_report_with_one_line_why() {
+    let repo = python_repo();
+    let work = tempfile::tempdir().unwrap();
+    let input = export(work.path());
+    let cases = [
+        (
+            vec!["--repo", work.path().to_str().unwrap()],
+            "not inside a git work tree",
+        ),
+        (
+            vec![
+                "--repo",
+                repo.dir.path().to_str().unwrap(),
+                "--commits",
+                "nosuchbase..HEAD",
+            ],
+            "nosuchbase is not a commit of the repository",
+        ),
+    ];
+    for (args, reason) in cases {
+        let (code, out, err) = analyze(&input, &args, "json");
+        assert_eq!(code, Some(0), "{err}");
+        let r: Value = serde_json::from_str(&out).unwrap();
+        assert!(
+            r["code"]["absent_reason"]
+                .as_str()
+                .unwrap()
+                .contains(reason),
+            "{}",
+            r["code"]
+        );
+        assert!(
+            r["clusters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["code"].is_null())
+        );
+        let (_, md, _) = analyze(&input, &args, "markdown");
+        assert!(md.contains("> **Code:** no code section:"), "{md}");
+    }
+    let (_, out, _) = analyze(&input, &["--no-code"], "json");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        r["code"]["absent_reason"]
+            .as_str()
+            .unwrap()
+            .contains("--no-code")
+    );
+}
