@@ -19,6 +19,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod precursor;
+pub mod prefilter;
 pub mod rank;
 pub mod redact;
 pub mod report;

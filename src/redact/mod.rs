@@ -575,7 +575,7 @@ fn patterns() -> &'static [Pattern] {
 }
 
 /// Every pattern of a class at once, and each one's place in [`patterns`]: one pass
-/// tells which patterns a text holds, if any.
+/// tells which patterns a text may hold (a superset), if any.
 fn any_match(personal: bool) -> &'static (RegexSet, Vec<usize>) {
     static SECRETS: OnceLock<(RegexSet, Vec<usize>)> = OnceLock::new();
     static ALL: OnceLock<(RegexSet, Vec<usize>)> = OnceLock::new();
@@ -587,8 +587,13 @@ fn any_match(personal: bool) -> &'static (RegexSet, Vec<usize>) {
             .filter(|(_, p)| personal || p.class == Class::Secret)
             .map(|(i, _)| i)
             .collect();
-        let set = RegexSet::new(used.iter().map(|&i| patterns()[i].re.as_str()))
-            .expect("redaction patterns are valid literals");
+        // Without word boundaries: a prefilter that stays fast on any text (each
+        // candidate pattern then runs itself).
+        let set = RegexSet::new(
+            used.iter()
+                .map(|&i| crate::prefilter::without_word_boundaries(patterns()[i].re.as_str())),
+        )
+        .expect("redaction patterns are valid literals");
         (set, used)
     })
 }

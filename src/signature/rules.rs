@@ -163,13 +163,19 @@ impl RuleSet {
         }
         // Dozens of patterns share one lazy DFA: give it room, or its cache thrashes and
         // matching drops to a crawl on long inputs.
-        let set = RegexSetBuilder::new(rules.iter().map(|r| r.pattern.as_str()))
-            .size_limit(64 << 20)
-            .dfa_size_limit(16 << 20)
-            .build()
-            .map_err(|e| Error::InvalidRules {
-                problems: vec![format!("rule set: {e}")],
-            })?;
+        // The set is a prefilter without word boundaries, fast on any text; `find`
+        // confirms each candidate with the rule's own regex.
+        let set = RegexSetBuilder::new(
+            rules
+                .iter()
+                .map(|r| crate::prefilter::without_word_boundaries(&r.pattern)),
+        )
+        .size_limit(64 << 20)
+        .dfa_size_limit(16 << 20)
+        .build()
+        .map_err(|e| Error::InvalidRules {
+            problems: vec![format!("rule set: {e}")],
+        })?;
         Ok(RuleSet { rules, set })
     }
 
@@ -180,13 +186,12 @@ impl RuleSet {
 
     /// The best matching rule: highest priority, then earliest in load order.
     pub fn find(&self, message: &str) -> Option<RuleMatch<'_>> {
-        let best = self
-            .set
-            .matches(message)
-            .into_iter()
-            .max_by_key(|&i| (self.rules[i].priority, std::cmp::Reverse(i)))?;
-        let rule = &self.rules[best];
-        let caps = rule.regex.captures(message)?;
+        let mut candidates: Vec<usize> = self.set.matches(message).into_iter().collect();
+        candidates.sort_by_key(|&i| (std::cmp::Reverse(self.rules[i].priority), i));
+        let (rule, caps, best) = candidates.into_iter().find_map(|i| {
+            let rule = &self.rules[i];
+            rule.regex.captures(message).map(|c| (rule, c, i))
+        })?;
         let captures = rule
             .regex
             .capture_names()

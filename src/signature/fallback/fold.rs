@@ -51,18 +51,20 @@ fn foldable(core: &str) -> bool {
     !core.contains(PLACEHOLDER) && core.chars().any(char::is_alphabetic)
 }
 
-/// One round: the templates that fold, with what they fold into.
+/// One round: the templates that fold, with what they fold into. A hole is keyed by
+/// its position and a hash of the template around it (xxh3-64 over the other tokens),
+/// so the index holds no copy of any template; each keeps at most [`MIN_VARIANTS`]
+/// words, all it needs to know.
 fn fold_round(templates: &[String]) -> Vec<(usize, String)> {
     let distinct: BTreeSet<&str> = templates.iter().map(String::as_str).collect();
-    // (position, template with a hole there) -> the words seen in the hole.
-    let mut holes: HashMap<(usize, String), BTreeSet<&str>> = HashMap::new();
+    let mut holes: HashMap<(usize, u64), Vec<&str>> = HashMap::new();
     for t in &distinct {
         let tokens: Vec<&str> = t.split(' ').collect();
         if tokens.len() < 2 {
             continue;
         }
         for (i, token) in tokens.iter().enumerate() {
-            let (open, core, close) = split_punct(token);
+            let (_, core, _) = split_punct(token);
             if !foldable(core) || !labelled(&tokens, i) {
                 continue;
             }
@@ -73,19 +75,20 @@ fn fold_round(templates: &[String]) -> Vec<(usize, String)> {
             if !others_have_words {
                 continue;
             }
-            let shape = with_hole(&tokens, i, open, close);
-            holes.entry((i, shape)).or_default().insert(core);
+            let words = holes.entry((i, hole_hash(&tokens, i))).or_default();
+            if words.len() < MIN_VARIANTS && !words.contains(&core) {
+                words.push(core);
+            }
         }
     }
     let mut folds = Vec::new();
     for (n, t) in templates.iter().enumerate() {
         let tokens: Vec<&str> = t.split(' ').collect();
         let varied = (0..tokens.len()).find(|&i| {
-            let (open, core, close) = split_punct(tokens[i]);
-            foldable(core)
+            foldable(split_punct(tokens[i]).1)
                 && labelled(&tokens, i)
                 && holes
-                    .get(&(i, with_hole(&tokens, i, open, close)))
+                    .get(&(i, hole_hash(&tokens, i)))
                     .is_some_and(|words| words.len() >= MIN_VARIANTS)
         });
         if let Some(i) = varied {
@@ -94,6 +97,23 @@ fn fold_round(templates: &[String]) -> Vec<(usize, String)> {
         }
     }
     folds
+}
+
+/// A hash of `tokens` with the core of token `at` left out (its punctuation kept).
+fn hole_hash(tokens: &[&str], at: usize) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for (j, token) in tokens.iter().enumerate() {
+        if j == at {
+            let (open, _, close) = split_punct(token);
+            h.update(open.as_bytes());
+            h.update(b"\x00");
+            h.update(close.as_bytes());
+        } else {
+            h.update(token.as_bytes());
+        }
+        h.update(b" ");
+    }
+    h.digest()
 }
 
 /// Whether the token at `i` follows a constant word (its label) directly, or after

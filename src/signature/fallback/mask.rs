@@ -42,27 +42,21 @@ const MASK_ALTERNATIVES: [&str; 13] = [
 ];
 
 /// The masking automaton: every alternative as its own pattern, so that a match says
-/// which class it is without a capture search. In Unicode mode the classes compile to
-/// a very large automaton (megabytes of matching state per thread), so ASCII lines,
-/// the usual case, use the same patterns in ASCII mode (`\w`, `\d`, `\s`, `\b` and
-/// negated classes on bytes), which match exactly the same on ASCII text.
-fn mask_automaton(ascii: bool) -> &'static meta::Regex {
-    fn build(ascii: bool) -> meta::Regex {
+/// which class it is without a capture search. In ASCII mode (`\w`, `\d`, `\s`, `\b`
+/// and negated classes on bytes): in Unicode mode the classes compile to an automaton so
+/// large (megabytes of matching state per thread) that its lazy DFA gives up; lines with
+/// other characters are matched through an ASCII shadow ([`mask_matches`]).
+fn mask_automaton() -> &'static meta::Regex {
+    static ASCII: OnceLock<meta::Regex> = OnceLock::new();
+    ASCII.get_or_init(|| {
         let syntax = regex_automata::util::syntax::Config::new()
-            .unicode(!ascii)
-            .utf8(!ascii);
+            .unicode(false)
+            .utf8(false);
         meta::Regex::builder()
             .syntax(syntax)
             .build_many(&MASK_ALTERNATIVES)
             .expect("fallback regexes are valid literals")
-    }
-    static ASCII: OnceLock<meta::Regex> = OnceLock::new();
-    static UNICODE: OnceLock<meta::Regex> = OnceLock::new();
-    if ascii {
-        ASCII.get_or_init(|| build(true))
-    } else {
-        UNICODE.get_or_init(|| build(false))
-    }
+    })
 }
 
 /// The placeholder for every masked value: one symbol, so that a value that is a
@@ -99,7 +93,7 @@ fn has_digit(s: &str) -> bool {
 /// all digits, or a digit in a segment of six or more characters (`v1` stays).
 pub fn is_id_segment(seg: &str) -> bool {
     has_digit(seg)
-        && (seg.len() >= 6
+        && (seg.chars().count() >= 6
             || seg
                 .bytes()
                 .all(|b| b.is_ascii_digit() || b == b'-' || b == b'_'))
@@ -217,7 +211,7 @@ fn mask_one(class: &'static str, text: &str, kv: &str) -> Option<(&'static str, 
         "hex" if !has_digit(text) => return None,
         "id" => {
             let digits = text.bytes().filter(u8::is_ascii_digit).count();
-            if (text.len() < 6 && digits < 2) || is_word_with_digits(text) {
+            if (text.chars().count() < 6 && digits < 2) || is_word_with_digits(text) {
                 return None;
             }
             PLACEHOLDER.to_string()
@@ -326,20 +320,61 @@ pub fn mask_with(line: &str, mut explain: Option<&mut Vec<MaskedValue>>) -> Stri
 
 /// Every match of the masking patterns in `line`: its span, its class and the key of
 /// a `key=value` match (empty for other classes).
+///
+/// The patterns run in ASCII mode. A line with other characters is matched through a
+/// shadow of the same byte length in which each such character becomes letters (`g`,
+/// not a hex digit), spaces or a symbol byte, by what it is: the Unicode automaton is
+/// so large that its lazy DFA gives up on such lines, and matching fell to about a
+/// millisecond a line. Spans fall on character boundaries (a shadowed character is one
+/// kind of byte throughout, so no word boundary falls inside it); one that would not is
+/// dropped.
 fn mask_matches(line: &str) -> Vec<(usize, usize, &'static str, &str)> {
-    mask_automaton(line.is_ascii())
-        .find_iter(line.as_bytes())
-        .map(|m| {
+    let shadow;
+    let bytes = if line.is_ascii() {
+        line.as_bytes()
+    } else {
+        shadow = ascii_shadow(line);
+        shadow.as_slice()
+    };
+    mask_automaton()
+        .find_iter(bytes)
+        .filter_map(|m| {
             let class = CLASSES[m.pattern().as_usize()];
-            let text = &line[m.start()..m.end()];
+            let text = line.get(m.start()..m.end())?;
             let kv = if class == "kv" {
                 text.find('=').map_or("", |eq| &text[..=eq])
             } else {
                 ""
             };
-            (m.start(), m.end(), class, kv)
+            Some((m.start(), m.end(), class, kv))
         })
         .collect()
+}
+
+/// `line` with every non-ASCII character replaced, byte for byte, by `g` (a word
+/// character as Unicode `\w` has it: letters, marks, decimal digits of any script), a
+/// space (white space) or `\x01` (anything else: a symbol no pattern names, as `«`,
+/// `—` or `¾`). Non-ASCII digits count as letters here, not as numbers.
+fn ascii_shadow(line: &str) -> Vec<u8> {
+    static WORD: OnceLock<regex::Regex> = OnceLock::new();
+    let word = WORD.get_or_init(|| regex::Regex::new(r"^\w$").expect("a valid literal"));
+    let mut out = Vec::with_capacity(line.len());
+    let mut buf = [0u8; 4];
+    for c in line.chars() {
+        if c.is_ascii() {
+            out.push(c as u8);
+            continue;
+        }
+        let b = if word.is_match(c.encode_utf8(&mut buf)) {
+            b'g'
+        } else if c.is_whitespace() {
+            b' '
+        } else {
+            0x01
+        };
+        out.extend(std::iter::repeat_n(b, c.len_utf8()));
+    }
+    out
 }
 
 /// Masks the values of a rule capture that are ids (per-request, per-user values):
@@ -673,6 +708,49 @@ mod properties {
                 mask_line(&line),
                 format!("proxy \"{method} /v1/accounts/<*>/keys HTTP/1.1\" <*>")
             );
+        }
+
+        /// A letter of another script counts as a letter in every class: a line with
+        /// some letters written with diacritics (`o` as `ö`, ...) masks to the same
+        /// template, diacritics aside, as the plain line; and no span of a line with
+        /// other scripts, spaces and symbols cuts a character.
+        #[test]
+        fn letters_of_any_script_mask_like_latin_letters(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    "[a-z]{1,8}",
+                    "[0-9]{1,7}",
+                    "[a-z]{1,4}_[0-9]{2,6}",
+                    "[a-z]{1,5}=[0-9a-z]{1,6}",
+                    "'[a-z ]{0,8}'",
+                    "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}",
+                    "/[a-z]{1,5}/[a-z0-9]{1,6}",
+                    "[0-9]{1,2}:[0-5][0-9]",
+                ],
+                1..12,
+            ),
+            // No `:` before a path (a drive letter is ASCII), no `.` (a TLD is).
+            seps in "[ ,;()]{12}",
+            other in "([à-ÿа-яぁ-ん«»—…€°¾\u{a0}\u{3000}]|e\u{301}|[a-z0-9 _=/'.-]){0,40}",
+        ) {
+            let line: String = parts
+                .iter()
+                .zip(seps.chars().cycle())
+                .flat_map(|(p, c)| [p.clone(), c.to_string()])
+                .collect();
+            let dotted: String = line
+                .chars()
+                .map(|c| match c { 'o' => 'ö', 'u' => 'ü', 'i' => 'ï', 'y' => 'ÿ', c => c })
+                .collect();
+            let back: String = mask_line(&dotted)
+                .chars()
+                .map(|c| match c { 'ö' => 'o', 'ü' => 'u', 'ï' => 'i', 'ÿ' => 'y', c => c })
+                .collect();
+            prop_assert_eq!(back, mask_line(&line), "line {:?}", dotted);
+            let mixed = format!("{other} {line} {other}");
+            for (start, end, _, _) in mask_matches(&mixed) {
+                prop_assert!(mixed.is_char_boundary(start) && mixed.is_char_boundary(end));
+            }
         }
 
         /// Any line, any script, masks to a template of at most 200 characters without
