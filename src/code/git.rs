@@ -112,13 +112,35 @@ impl Repo {
     }
 
     /// Blame of lines `from..=to` of `path` at `HEAD`, one entry a line.
-    pub fn blame(&self, path: &str, from: u32, to: u32) -> Result<Vec<Blame>, String> {
-        let range = format!("{from},{to}");
+    ///
+    /// With `since`, only the history after that commit is searched (lines older than
+    /// it are given to it as the boundary): quick however long the history is.
+    pub fn blame(
+        &self,
+        path: &str,
+        from: u32,
+        to: u32,
+        since: Option<&str>,
+    ) -> Result<Vec<Blame>, String> {
+        let lines = format!("{from},{to}");
+        let revs = match since {
+            Some(b) => format!("{b}..{}", self.head),
+            None => self.head.clone(),
+        };
         let out = git(
             &self.root,
-            &["blame", "--porcelain", "-L", &range, &self.head, "--", path],
+            &["blame", "--porcelain", "-L", &lines, &revs, "--", path],
         )?;
         Ok(parse_porcelain(&out))
+    }
+
+    /// Commits in `HEAD`'s history, counted up to `cap`.
+    pub fn history_len(&self, cap: usize) -> usize {
+        let max = format!("--max-count={cap}");
+        git(&self.root, &["rev-list", "--count", &max, &self.head])
+            .ok()
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(cap)
     }
 
     /// The commits of `base..head` (all of `head`'s history without a base, at most

@@ -28,6 +28,9 @@ const CONTEXT: u32 = 2;
 const AROUND: u32 = 5;
 /// Frames mapped per cluster.
 const MAX_FRAMES: usize = 8;
+/// A line older than the range is blamed over the whole history only when it is at
+/// most this long: a blame walks it all, about 2 s for 50,000 commits.
+const FULL_BLAME_HISTORY: usize = 10_000;
 
 /// File names of dependency manifests, lockfiles and deploy configuration.
 const MANIFESTS: [&str; 18] = [
@@ -66,6 +69,10 @@ pub struct Code {
     /// The range as given (`BASE..HEAD`), for the report.
     pub range: String,
     commits: Vec<Commit>,
+    /// The range's base, when it has one.
+    base: Option<String>,
+    /// Whether a whole-history blame is affordable.
+    full_blame: bool,
     show_authors: bool,
 }
 
@@ -103,11 +110,14 @@ impl Code {
             Some(b) => repo.commits(Some(b), &head_id, MAX_COMMITS)?,
             None => repo.commits(None, &head_id, 1)?,
         };
+        let full_blame = repo.history_len(FULL_BLAME_HISTORY + 1) <= FULL_BLAME_HISTORY;
         Ok(Code {
             repo,
             tracked,
             range: given,
             commits,
+            base: base_id,
+            full_blame,
             show_authors,
         })
     }
@@ -144,20 +154,9 @@ impl Code {
                 Mapped::None => {}
             }
         }
-        let blame = mapped.first().and_then(|f| {
-            let b = self
-                .repo
-                .blame(&f.path, f.line, f.line)
-                .ok()?
-                .into_iter()
-                .next()?;
-            Some(BlameView {
-                commit: b.commit,
-                date: b.date,
-                summary: b.summary,
-                author: self.show_authors.then_some(b.author),
-            })
-        });
+        let blame = mapped
+            .first()
+            .and_then(|f| self.blame_line(&f.path, f.line));
         let suspects = self.suspects(&mapped);
         let trace_files: BTreeSet<&str> = mapped.iter().map(|f| f.path.as_str()).collect();
         let untouched = !trace_files.is_empty()
@@ -174,6 +173,35 @@ impl Code {
             suspects,
             range_touched_trace: !untouched,
         }
+    }
+
+    /// Who last changed a line: searched within the range first (quick); a line older
+    /// than the range is blamed over the whole history when that is short enough.
+    fn blame_line(&self, path: &str, line: u32) -> Option<BlameView> {
+        let in_range = |id: &str| self.commits.iter().any(|c| c.id == id);
+        let mut b = self
+            .repo
+            .blame(path, line, line, self.base.as_deref())
+            .ok()?
+            .into_iter()
+            .next()?;
+        if !in_range(&b.commit) {
+            if !self.full_blame {
+                return None;
+            }
+            b = self
+                .repo
+                .blame(path, line, line, None)
+                .ok()?
+                .into_iter()
+                .next()?;
+        }
+        Some(BlameView {
+            commit: b.commit,
+            date: b.date,
+            summary: b.summary,
+            author: self.show_authors.then_some(b.author),
+        })
     }
 
     fn view(&self, f: &Frame, path: String) -> FrameView {
@@ -216,7 +244,10 @@ impl Code {
         };
         if let Some(f) = mapped.first() {
             let from = f.line.saturating_sub(AROUND).max(1);
-            if let Ok(blame) = self.repo.blame(&f.path, from, f.line + AROUND) {
+            if let Ok(blame) = self
+                .repo
+                .blame(&f.path, from, f.line + AROUND, self.base.as_deref())
+            {
                 for (i, b) in blame.iter().enumerate() {
                     let n = from + u32::try_from(i).unwrap_or(0);
                     if n == f.line {
@@ -423,7 +454,8 @@ pub struct Evidence {
     pub frames: Vec<FrameView>,
     /// Frames whose path matched several files equally well.
     pub ambiguous: Vec<Ambiguous>,
-    /// Who last changed the innermost mapped line.
+    /// Who last changed the innermost mapped line (null when that was before the range
+    /// and the history is longer than 10,000 commits, too long to blame quickly).
     pub blame: Option<BlameView>,
     /// Commits of the range ranked by how close they came, at most five.
     pub suspects: Vec<Suspect>,
