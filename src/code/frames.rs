@@ -158,16 +158,40 @@ fn parts(p: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Maps a printed path to a tracked file by the longest common suffix of path
-/// components (at least the file name): `/app/src/api/orders.py` finds
-/// `src/api/orders.py`; a Go module path or a Java package path finds its directory.
+/// Where containers put the application (Docker conventions): a path under one of
+/// these is the repository's path from there on.
+const CONTAINER_ROOTS: [&str; 6] = [
+    "/usr/src/app/",
+    "/app/",
+    "/workspace/",
+    "/srv/",
+    "/opt/app/",
+    "/code/",
+];
+
+/// Maps a printed path to a tracked file. Under a container root (`/app/`,
+/// `/workspace/`, `/usr/src/app/`, ...) the rest of the path must be the end of the
+/// tracked path, whole (`/app/billing/ledger.py` finds `app/billing/ledger.py` or
+/// `billing/ledger.py`). Elsewhere (a Go module path, a Java package path, a build
+/// machine's directory) the longest common suffix of components wins, and it must
+/// hold the file name and its directory when the printed path has one. Never into
+/// library code; ties are ambiguous.
 pub fn map_path(printed: &str, tracked: &[String]) -> Mapped {
     if is_library(printed) {
         return Mapped::None;
     }
+    let printed = printed.trim_start_matches("file://");
     let want = parts(printed);
     let Some(name) = want.last() else {
         return Mapped::None;
+    };
+    let under_root = CONTAINER_ROOTS
+        .iter()
+        .find_map(|r| printed.strip_prefix(r))
+        .map(parts);
+    let needed = match &under_root {
+        Some(rest) => rest.len(),
+        None => want.len().min(2),
     };
     let mut best = 0usize;
     let mut found: Vec<&String> = Vec::new();
@@ -182,7 +206,7 @@ pub fn map_path(printed: &str, tracked: &[String]) -> Mapped {
             .zip(have.iter().rev())
             .take_while(|(a, b)| a == b)
             .count();
-        if common == 0 {
+        if common < needed.max(1) {
             continue;
         }
         match common.cmp(&best) {
@@ -256,6 +280,13 @@ mod tests {
         );
         assert_eq!(map_path("/go/pkg/mod/github.com/x/y.go", &t), Mapped::None);
         assert_eq!(map_path("/app/unknown.py", &t), Mapped::None);
+        // Under a container root the rest must match whole; elsewhere the directory.
+        assert_eq!(map_path("/srv/worker2/src/orders.py", &t), Mapped::None);
+        assert_eq!(
+            map_path("/home/ci/build/lib/cart/cart.go", &t),
+            Mapped::File("cart/cart.go".into())
+        );
+        assert_eq!(map_path("/home/ci/build/other/cart.go", &t), Mapped::None);
         assert_eq!(
             source_location("src/a.py:12 (handler)"),
             Some(Frame {

@@ -134,6 +134,15 @@ impl Repo {
         Ok(parse_porcelain(&out))
     }
 
+    /// Whether tracked files have uncommitted changes (the evidence is read at `HEAD`).
+    pub fn dirty(&self) -> bool {
+        git(
+            &self.root,
+            &["status", "--porcelain", "--untracked-files=no"],
+        )
+        .is_ok_and(|out| !out.trim().is_empty())
+    }
+
     /// Commits in `HEAD`'s history, counted up to `cap`.
     pub fn history_len(&self, cap: usize) -> usize {
         let max = format!("--max-count={cap}");
@@ -144,8 +153,9 @@ impl Repo {
     }
 
     /// The commits of `base..head` (all of `head`'s history without a base, at most
-    /// `limit`), newest first, each with the files it changed. Merge commits are
-    /// compared with their first parent.
+    /// `limit`), newest first, each with the files it changed. The commits a merge
+    /// brought in are listed themselves (the ids blame gives); a merge commit lists no
+    /// files of its own.
     pub fn commits(
         &self,
         base: Option<&str>,
@@ -162,8 +172,6 @@ impl Repo {
             &[
                 "log",
                 &max,
-                "--first-parent",
-                "-m",
                 "--name-only",
                 "--format=%x1e%H%x1f%cI%x1f%s",
                 &range,

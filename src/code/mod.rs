@@ -329,6 +329,8 @@ pub struct CodeSummary {
     pub web: Option<String>,
     /// Why the code section is absent, in one line.
     pub absent_reason: Option<String>,
+    /// Tracked files have uncommitted changes: the evidence is `HEAD`'s, not theirs.
+    pub dirty: bool,
 }
 
 /// Code evidence for the clusters shown: `dir` is the repository to read (`None`:
@@ -374,6 +376,7 @@ pub fn for_clusters<'c>(
             commits_in_range: code.commits.len(),
             web: web_address(&code.repo),
             absent_reason: None,
+            dirty: code.repo.dirty(),
         },
         out,
     )

@@ -301,3 +301,106 @@ fn no_repository_or_a_bad_range_gives_the_report_with_one_line_why() {
             .contains("--no-code")
     );
 }
+
+/// A merge brings in the commit that changed the failing line: that commit, not the
+/// merge, is the suspect. A renamed file is found under its new name, a file deleted
+/// in the range maps to nothing, and uncommitted changes are said to be unseen.
+#[test]
+fn merges_renames_deletions_and_a_dirty_tree() {
+    let repo = python_repo();
+    let d = repo.dir.path();
+    git(d, &["checkout", "-q", "-b", "feature", &repo.base]);
+    write(
+        d,
+        "app/billing/ledger.py",
+        &ledger("total += row.amount or 0"),
+    );
+    let branch_fix = commit(d, "Tolerate empty amounts");
+    git(d, &["checkout", "-q", "main"]);
+    git(d, &["reset", "-q", "--hard", &repo.base]);
+    git(
+        d,
+        &["merge", "-q", "--no-ff", "-m", "Merge feature", "feature"],
+    );
+    git(d, &["mv", "lib/pay.js", "lib/payments.js"]);
+    std::fs::remove_file(d.join("svc_a/handlers.py")).unwrap();
+    let moved = commit(d, "Rename pay.js, drop svc_a");
+    write(d, "docs/notes.md", "uncommitted\n");
+    git(d, &["add", "docs/notes.md"]);
+
+    let work = tempfile::tempdir().unwrap();
+    let trace = "Traceback (most recent call last):\n  File \"/app/billing/ledger.py\", line 41, in post\n    total += row.amount or 0\nTypeError: bad operand";
+    let node = "TypeError: Cannot read properties of undefined (reading 'name')\n    at chargeCard (/usr/src/app/lib/payments.js:3:20)";
+    let gone = "Traceback (most recent call last):\n  File \"/srv/svc_a/handlers.py\", line 1, in handle\n    x()\nRuntimeError: handler failed";
+    let entries: Vec<Value> = [trace, node, gone]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"insertId": format!("e{i}"), "severity": "ERROR", "timestamp": format!("2026-04-02T08:00:0{i}.5Z"), "textPayload": t}))
+        .collect();
+    let input = crate::github::write_ndjson(work.path(), "export.ndjson", &entries);
+    let range = format!("{}..HEAD", repo.base);
+    let (code, out, err) = analyze(
+        &input,
+        &["--repo", d.to_str().unwrap(), "--commits", &range],
+        "json",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["code"]["dirty"], true);
+    let py = &cluster(&r, "bad operand")["code"];
+    assert_eq!(py["blame"]["commit"], branch_fix.as_str());
+    assert_eq!(py["suspects"][0]["commit"], branch_fix.as_str());
+    let js = &cluster(&r, "cannot read 'name'")["code"];
+    assert_eq!(js["frames"][0]["path"], "lib/payments.js");
+    assert!(
+        js["suspects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["commit"] == moved.as_str())
+    );
+    let gone = &cluster(&r, "handler failed")["code"];
+    assert!(
+        gone.is_null() || gone["frames"].as_array().unwrap().is_empty(),
+        "{gone}"
+    );
+    let (_, md, _) = analyze(
+        &input,
+        &["--repo", d.to_str().unwrap(), "--commits", &range],
+        "markdown",
+    );
+    assert!(md.contains("uncommitted changes"), "{md}");
+}
+
+/// A shallow clone (as CI checks out) does not hold the deploy's base: the report says
+/// so in one line and goes on.
+#[test]
+fn a_shallow_clone_without_the_base_says_to_fetch_more_history() {
+    let repo = python_repo();
+    let shallow = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", repo.dir.path().display());
+    let out = Command::new("git")
+        .args(["clone", "-q", "--depth", "1", &url])
+        .arg(shallow.path().join("clone"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let work = tempfile::tempdir().unwrap();
+    let input = export(work.path());
+    let clone = shallow.path().join("clone");
+    let range = format!("{}..HEAD", repo.base);
+    let (code, out, err) = analyze(
+        &input,
+        &["--repo", clone.to_str().unwrap(), "--commits", &range],
+        "json",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    let reason = r["code"]["absent_reason"].as_str().unwrap();
+    assert!(reason.contains("shallow clone"), "{reason}");
+    assert_eq!(r["summary"]["clusters_total"], 3);
+}
