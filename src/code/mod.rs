@@ -164,7 +164,9 @@ impl Code {
                 .commits
                 .iter()
                 .any(|c| c.files.iter().any(|p| trace_files.contains(p.as_str())));
+        let line_changed_in_range = suspects.iter().any(|s| s.rank == 0);
         Evidence {
+            line_changed_in_range,
             range: self.range.clone(),
             commits_in_range: self.commits.len(),
             frames: mapped,
@@ -464,6 +466,8 @@ pub struct Evidence {
     pub suspects: Vec<Suspect>,
     /// Whether any commit of the range changed a file of the trace.
     pub range_touched_trace: bool,
+    /// Whether a commit of the range changed the failing line itself.
+    pub line_changed_in_range: bool,
 }
 
 impl Evidence {

@@ -73,9 +73,7 @@ pub fn table(report: &Report) -> String {
                 c.rank.to_string(),
                 c.severity.to_string(),
                 c.count.to_string(),
-                c.change
-                    .and_then(|x| x.status)
-                    .map_or_else(|| "-".to_string(), |s| s.to_string()),
+                status_cell(c),
                 truncate_chars(c.services.first().map_or("-", |s| s.name.as_str()), 24),
                 truncate_chars(&c.title, 70),
                 short_time(c.first_seen),
@@ -162,4 +160,18 @@ pub fn table(report: &Report) -> String {
         );
     }
     out
+}
+
+/// The STATUS cell: the change across the deploy, marked `+line` when the cluster is
+/// new and a commit of the deploy changed its failing line.
+fn status_cell(c: &crate::report::ClusterView) -> String {
+    let Some(status) = c.change.and_then(|x| x.status) else {
+        return "-".to_string();
+    };
+    let line = c.code.as_ref().is_some_and(|e| e.line_changed_in_range);
+    if line && status == crate::deploy::Change::New {
+        format!("{status} +line")
+    } else {
+        status.to_string()
+    }
 }

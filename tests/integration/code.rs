@@ -102,7 +102,8 @@ fn python_repo() -> Repo {
 fn export(dir: &Path) -> std::path::PathBuf {
     let trace = "Traceback (most recent call last):\n  File \"/usr/local/lib/python3.12/site-packages/starlette/routing.py\", line 74, in app\n    response = await func(request)\n  File \"/app/billing/ledger.py\", line 41, in post\n    total += row\nTypeError: unsupported operand type(s) for +=: 'int' and 'dict'";
     let node = "TypeError: Cannot read properties of undefined (reading 'name')\n    at chargeCard (/usr/src/app/lib/pay.js:3:20)\n    at /usr/src/app/node_modules/express/lib/router.js:5:2";
-    let entries: Vec<Value> = (0..3)
+    let warm_up = json!({"insertId": "w", "severity": "INFO", "timestamp": "2026-04-02T07:30:00Z", "textPayload": "warming up"});
+    let entries: Vec<Value> = std::iter::once(warm_up).chain((0..3)
         .flat_map(|i| {
             [
                 json!({"insertId": format!("py{i}"), "severity": "ERROR", "timestamp": format!("2026-04-02T08:00:0{i}.5Z"), "textPayload": trace}),
@@ -110,7 +111,7 @@ fn export(dir: &Path) -> std::path::PathBuf {
                 json!({"insertId": format!("amb{i}"), "severity": "ERROR", "timestamp": format!("2026-04-02T08:02:0{i}.5Z"),
                     "textPayload": "Traceback (most recent call last):\n  File \"/srv/handlers.py\", line 1, in handle\n    x()\nRuntimeError: handler failed"}),
             ]
-        })
+        }))
         .collect();
     crate::github::write_ndjson(dir, "export.ndjson", &entries)
 }
@@ -225,6 +226,29 @@ fn frames_map_to_files_with_the_line_its_blame_and_the_commits_that_came_near() 
     assert!(md.contains("41 >     total += row"), "{md}");
     assert!(md.contains("(Dana Developer)"), "{md}");
     assert!(md.contains("matches several files, not guessed"), "{md}");
+
+    // New with this deploy, and its failing line changed in the range: marked.
+    let deploy = [
+        "--repo",
+        root,
+        "--commits",
+        &range,
+        "--deployed-at",
+        "2026-04-02T07:45:00Z",
+    ];
+    let (_, table, _) = analyze(&input, &deploy, "table");
+    let line = table
+        .lines()
+        .find(|l| l.contains("TypeError: unsupported"))
+        .unwrap();
+    assert!(line.contains("new +line"), "{table}");
+    let other = table
+        .lines()
+        .find(|l| l.contains("cannot read 'name'"))
+        .unwrap();
+    assert!(!other.contains("+line"), "{table}");
+    let (_, md, _) = analyze(&input, &deploy, "markdown");
+    assert!(md.contains("| new +line |"), "{md}");
 }
 
 #[test]
