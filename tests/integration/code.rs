@@ -428,3 +428,57 @@ fn a_shallow_clone_without_the_base_says_to_fetch_more_history() {
     assert!(reason.contains("shallow clone"), "{reason}");
     assert_eq!(r["summary"]["clusters_total"], 3);
 }
+
+/// The README's command with the staging sample's companion repository shows the
+/// failing lines and the commits of the deploy that came near them.
+#[test]
+fn the_staging_sample_with_its_companion_repository_shows_the_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("staging-repo");
+    let made = Command::new("bash")
+        .arg(crate::root().join("samples/staging-repo.sh"))
+        .arg(&repo)
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let input = crate::sample("staging-incident.json");
+    let args = [
+        "--repo",
+        repo.to_str().unwrap(),
+        "--commits",
+        "HEAD~2..HEAD",
+    ];
+    let (code, out, err) = analyze(&input, &args, "json");
+    assert_eq!(code, Some(0), "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    let ws = &cluster(&r, "'coroutine' object has no attribute 'get'")["code"];
+    assert_eq!(
+        ws["frames"][0]["path"],
+        "netra_backend/app/routes/websocket.py"
+    );
+    assert_eq!(ws["frames"][0]["line"], 557);
+    assert!(
+        ws["suspects"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("changed lines near")
+    );
+    let key = &cluster(&r, "thread_id")["code"];
+    assert!(
+        key["suspects"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("changed the failing line")
+    );
+    assert!(
+        key["suspects"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("require a thread id")
+    );
+}
