@@ -9,6 +9,10 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
+
+/// Bytes the encoding is told from (the byte-pattern test reads at most 4 KiB, after a
+/// damaged mark of at most a few bytes).
+const SNIFF_SAMPLE: usize = 4096 + 16;
 use std::path::Path;
 
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
@@ -242,8 +246,17 @@ pub fn read_stream(
     } else {
         Box::new(buffered)
     };
-    let sniffed = crate::source::encoding::sniff(plain.fill_buf().map_err(io_err)?);
-    plain.consume(sniffed.skip);
+    // The encoding is told from a sample read whole: one read of a pipe or of a
+    // gzip stream of several members may hand on only a few bytes (found by fuzzing:
+    // a two-member gzip of UTF-16 read as UTF-8).
+    let mut sample = Vec::with_capacity(SNIFF_SAMPLE);
+    (&mut plain)
+        .take(SNIFF_SAMPLE as u64)
+        .read_to_end(&mut sample)
+        .map_err(io_err)?;
+    let sniffed = crate::source::encoding::sniff(&sample);
+    sample.drain(..sniffed.skip.min(sample.len()));
+    let plain = Cursor::new(sample).chain(plain);
     let mut notes = ReadNotes {
         guessed_encoding: sniffed.note,
         more_pages: false,
