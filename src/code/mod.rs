@@ -76,13 +76,6 @@ pub struct Code {
     show_authors: bool,
 }
 
-/// How the range was chosen.
-#[derive(Debug, Clone, Default)]
-pub struct RangeSpec {
-    /// `BASE..HEAD` or a single revision.
-    pub given: Option<String>,
-}
-
 impl Code {
     /// Opens the repository at `dir` and reads the commits of `range` (`BASE..HEAD`;
     /// without one, the push event's `before..after` under GitHub Actions, else `HEAD`
