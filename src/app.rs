@@ -815,6 +815,7 @@ pub fn rules_explain(
             crate::redact::REDACTED.to_string()
         }
     };
+    let raw_facts = sig.facts.clone();
     let sig = sig.redacted(redactor);
     let mut out = String::new();
     let mut line = |k: &str, v: &str| {
@@ -833,6 +834,9 @@ pub fn rules_explain(
             }
             for (k, v) in &sig.captures {
                 line("capture", &format!("{k} = {:?}", shown(v)));
+            }
+            if let Some(r) = rule {
+                explain_facts(r, &raw_facts, &shown, &mut line);
             }
         }
         _ => match signature::fallback::fallback(message) {
@@ -889,6 +893,43 @@ pub fn rules_explain(
     line("fingerprint", &sig.fingerprint);
     sink::stdout(&redactor.redact(&out))?;
     Ok(Status::ok())
+}
+
+/// The facts one message states and how they bear on the rule's hypotheses.
+fn explain_facts(
+    rule: &crate::signature::rules::Rule,
+    values: &[Option<String>],
+    shown: &dyn Fn(&str) -> String,
+    line: &mut dyn FnMut(&str, &str),
+) {
+    use crate::signature::facts::{Judgement, Tally};
+    let tallies: Vec<Tally> = values
+        .iter()
+        .map(|v| {
+            let mut t = Tally::default();
+            if let Some(v) = v {
+                t.observe(v, shown, None, || None);
+            }
+            t
+        })
+        .collect();
+    for (fact, value) in rule.facts.iter().zip(values) {
+        match value {
+            Some(v) => line("fact", &format!("{:?} ({})", shown(v), fact.name)),
+            None => line("fact", &format!("{} (not stated)", fact.name)),
+        }
+    }
+    for (i, h) in rule.whys.iter().enumerate() {
+        match h.judge(&rule.facts, &tallies) {
+            Judgement::RuledOut(fact, _) => {
+                line("ruled out", &format!("why {} (by {fact})", i + 1));
+            }
+            Judgement::Supported(fact, _) => {
+                line("supported", &format!("why {} (by {fact})", i + 1));
+            }
+            Judgement::Open => {}
+        }
+    }
 }
 
 /// `gcp-triage completions SHELL`.

@@ -133,6 +133,7 @@ fn placeholder(like: &Cluster) -> Cluster {
         joined_lines: 0,
         timeline: crate::timeline::Histogram::default(),
         subsumes: Vec::new(),
+        facts: Vec::new(),
     }
 }
 

@@ -13,6 +13,7 @@ use serde::{Serialize, Serializer};
 use crate::entry::{Entry, HttpInfo, Severity, SeveritySource};
 use crate::precursor::Onsets;
 use crate::redact::Redactor;
+use crate::signature::facts::Tally;
 use crate::signature::fallback::truncate_chars;
 use crate::signature::rules::RuleSet;
 use crate::signature::{Signature, SignatureKind, Verdict, sign, sign_request};
@@ -314,6 +315,8 @@ pub struct Cluster {
     /// The narrower templates folded into this cluster (a varying word made `<*>`),
     /// most entries first: an issue filed for one of them is this cluster's issue.
     pub subsumes: Vec<Subsumed>,
+    /// The values of the rule's facts its entries stated (in the rule's order).
+    pub facts: Vec<Tally>,
 }
 
 /// A narrower template folded into a more general cluster.
@@ -698,7 +701,7 @@ impl<'r> Clusterer<'r> {
             Some(v) if joined.is_empty() => Arc::try_unwrap(v).unwrap_or_else(|v| (*v).clone()),
             _ => judge(self.rules, self.min_severity, &entry),
         };
-        let sig = match verdict {
+        let mut sig = match verdict {
             Verdict::Below => {
                 self.counts.below_threshold += 1;
                 return None;
@@ -717,6 +720,7 @@ impl<'r> Clusterer<'r> {
         }
         self.counts.clustered += 1;
         let fp = sig.fingerprint.clone();
+        let facts = std::mem::take(&mut sig.facts);
         let position = self.position_for(sig);
         self.observe_onset(&entry, position);
         if entry.severity >= Severity::Error && self.anchors < MAX_LINK_RECORDS {
@@ -751,6 +755,7 @@ impl<'r> Clusterer<'r> {
             cluster.error_groups.insert(g.clone());
         }
         cluster.offer(&entry, joined.len(), self.redactor);
+        cluster.tally_facts(&facts, &entry, self.redactor);
         Some(fp)
     }
 
@@ -782,6 +787,7 @@ impl<'r> Clusterer<'r> {
             joined_lines: 0,
             timeline: Histogram::default(),
             subsumes: Vec::new(),
+            facts: Vec::new(),
         });
         p
     }
@@ -1106,6 +1112,32 @@ impl Cluster {
 
     /// Counts one entry: count, severity, first/last seen, services, revisions,
     /// locations, instances.
+    /// Counts the fact values one entry stated; values are redacted when first kept.
+    fn tally_facts(&mut self, facts: &[Option<String>], entry: &Entry, redactor: Redactor) {
+        if facts.is_empty() {
+            return;
+        }
+        if self.facts.len() < facts.len() {
+            self.facts.resize_with(facts.len(), Tally::default);
+        }
+        for (tally, value) in self.facts.iter_mut().zip(facts) {
+            if let Some(v) = value {
+                tally.observe(
+                    v,
+                    |raw| redactor.redact(raw).into_owned(),
+                    entry.timestamp,
+                    || {
+                        entry
+                            .insert_id
+                            .as_ref()
+                            .map(|i| format!("insertId {i}"))
+                            .or_else(|| entry.timestamp.map(|t| t.to_rfc3339()))
+                    },
+                );
+            }
+        }
+    }
+
     fn observe(&mut self, entry: &Entry, severity: Severity) {
         self.count += 1;
         if severity > self.severity || self.count == 1 {

@@ -2,6 +2,7 @@
 //! tera templates render and the sinks read. Every field is documented in
 //! `templates/README.md`; `SCHEMA_VERSION` changes when a field changes meaning.
 
+mod facts;
 pub mod filters;
 pub mod history;
 pub mod issue;
@@ -21,6 +22,7 @@ use crate::redact::Redactor;
 use crate::signature::SignatureKind;
 use crate::signature::rules::{RuleSet, render};
 use crate::source::query::{Scope, logs_explorer_url};
+pub use facts::{FactView, RuledOut};
 use history::{
     ChainLink, Comparisons, DeployInput, DeployView, Names, PrecursorView, Thresholds, TimelineView,
 };
@@ -245,6 +247,11 @@ pub struct ClusterView {
     pub subsumes: Vec<crate::cluster::Subsumed>,
     /// The five whys, as far as the evidence goes.
     pub whys: Vec<Why>,
+    /// What the entries state, by the rule's facts (status codes, permissions,
+    /// resources, durations), with the values and the entries that state them.
+    pub facts: Vec<FactView>,
+    /// The rule's hypotheses that every entry stating a fact contradicts.
+    pub ruled_out: Vec<RuledOut>,
     /// Where to look / how to fix (from the rule).
     pub hints: Vec<String>,
     /// A Logs Explorer link, when the project is known (Cloud Logging source).
@@ -378,7 +385,7 @@ fn plural(n: u64, word: &str) -> String {
 fn build_whys(
     c: &Cluster,
     exemplars: &[Exemplar],
-    rules: &RuleSet,
+    judged: &facts::Judged,
     history: &ClusterHistory<'_>,
 ) -> Vec<Why> {
     let mut whys = Vec::new();
@@ -464,6 +471,8 @@ fn build_whys(
             evidence: Vec::new(),
         });
     }
+    // What the messages themselves state comes before anything inferred.
+    whys.extend(judged.fact_whys.iter().cloned());
     if let (Some(cmp), Some(d)) = (history.change, history.deploy) {
         whys.push(deploy_why(cmp, d));
     }
@@ -509,19 +518,12 @@ fn build_whys(
     if let Some(why) = history.code.and_then(code_why) {
         whys.push(why);
     }
-    if let Some(rule) = sig.rule.and_then(|i| rules.rules().get(i)) {
-        // At least one of the rule's hypotheses, even past five steps.
-        for (i, hypothesis) in rule.whys.iter().enumerate() {
-            if i > 0 && whys.len() >= 5 {
-                break;
-            }
-            whys.push(Why {
-                question: "Why would that happen?".to_string(),
-                answer: render(hypothesis, &sig.captures),
-                kind: WhyKind::Hypothesis,
-                evidence: vec![format!("rule {}", rule.id)],
-            });
+    // At least one of the rule's hypotheses, even past five steps.
+    for (i, hypothesis) in judged.hypotheses.iter().enumerate() {
+        if i > 0 && whys.len() >= 5 {
+            break;
         }
+        whys.push(hypothesis.clone());
     }
     if whys.len() < 5 {
         whys.push(Why {
@@ -815,7 +817,8 @@ fn view(
         }
     }
     let rule = c.signature.rule.and_then(|i| rules.rules().get(i));
-    let whys = build_whys(c, &exemplars, rules, history);
+    let judged = facts::judge(c, rule);
+    let whys = build_whys(c, &exemplars, &judged, history);
     let top_parts: Vec<String> = {
         let mut parts: Vec<_> = score.parts.iter().filter(|p| p.points > 0.0).collect();
         parts.sort_by(|a, b| b.points.total_cmp(&a.points));
@@ -856,6 +859,8 @@ fn view(
         joined_lines: c.joined_lines,
         subsumes: c.subsumes.clone(),
         whys,
+        facts: judged.facts,
+        ruled_out: judged.ruled_out,
         hints: rule
             .map(|r| r.hints.iter().map(|h| render(h, &sig.captures)).collect())
             .unwrap_or_default(),

@@ -5,6 +5,7 @@
 //! route and status. The fingerprint is a short hash of the signature key: xxh3-64 of
 //! UTF-8 bytes, a fixed algorithm, so it is the same across runs, versions and machines.
 
+pub mod facts;
 pub mod fallback;
 pub mod rules;
 
@@ -51,6 +52,9 @@ pub struct Signature {
     pub frame: Option<String>,
     /// The rule's severity, used when the entry says nothing.
     pub severity_floor: Option<Severity>,
+    /// The values of the rule's facts this message states (raw, in the rule's order;
+    /// empty without facts). The clusterer tallies and redacts them.
+    pub facts: Vec<Option<String>>,
 }
 
 impl Signature {
@@ -66,6 +70,7 @@ impl Signature {
             key: r(self.key),
             title: r(self.title),
             captures: self.captures.into_iter().map(|(k, v)| (k, r(v))).collect(),
+            facts: self.facts.into_iter().map(|f| f.map(r)).collect(),
             exception: self.exception.map(r),
             frame: self.frame.map(r),
             ..self
@@ -132,6 +137,7 @@ pub fn sign_request(http: &HttpInfo) -> Signature {
         rule: None,
         title: format!("HTTP {} on {method} {route}", http.status),
         captures: BTreeMap::new(),
+        facts: Vec::new(),
         exception: None,
         frame: None,
         severity_floor: None,
@@ -177,6 +183,11 @@ pub fn sign_message(rules: &RuleSet, message: &str) -> Signature {
             rule: index,
             title: truncate_chars(&render(&rule.title, masked), 160),
             severity_floor: rule.severity,
+            facts: rule
+                .facts
+                .iter()
+                .map(|f| f.read(message, &m.captures))
+                .collect(),
             captures: m.captures,
             exception: None,
             frame: None,
@@ -197,6 +208,7 @@ pub fn sign_message(rules: &RuleSet, message: &str) -> Signature {
             rule: None,
             title: truncate_chars(&headline, 160),
             captures: BTreeMap::new(),
+            facts: Vec::new(),
             exception: Some(exception),
             frame,
             severity_floor: None,
@@ -208,6 +220,7 @@ pub fn sign_message(rules: &RuleSet, message: &str) -> Signature {
             rule: None,
             title,
             captures: BTreeMap::new(),
+            facts: Vec::new(),
             exception: None,
             frame: None,
             severity_floor: None,
@@ -223,6 +236,7 @@ pub fn sign_message(rules: &RuleSet, message: &str) -> Signature {
                 truncate_chars(&t, 160)
             },
             captures: BTreeMap::new(),
+            facts: Vec::new(),
             exception: None,
             frame: None,
             severity_floor: None,

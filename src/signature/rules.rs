@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use regex::{Regex, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
 
+use super::facts::{Fact, FactDef, Hypothesis, HypothesisDef};
 use crate::entry::Severity;
 use crate::error::{Error, Result};
 
@@ -47,7 +48,10 @@ struct RuleDef {
     priority: i64,
     fingerprint: Option<String>,
     #[serde(default)]
-    whys: Vec<String>,
+    facts: Vec<FactDef>,
+    /// Strings, or tables with `why`, `supported_by`, `ruled_out_by`.
+    #[serde(default)]
+    whys: Vec<toml::Value>,
     #[serde(default)]
     hints: Vec<String>,
     #[serde(default)]
@@ -77,8 +81,10 @@ pub struct Rule {
     pub priority: i64,
     /// Template over captures appended to the id to form the signature key.
     pub fingerprint: Option<String>,
-    /// Five-whys hypotheses.
-    pub whys: Vec<String>,
+    /// Facts read out of each matching message.
+    pub facts: Vec<Fact>,
+    /// Five-whys hypotheses, most likely first.
+    pub whys: Vec<Hypothesis>,
     /// Where to look / how to fix.
     pub hints: Vec<String>,
     /// Messages that must match.
@@ -232,6 +238,18 @@ impl RuleSet {
                     )),
                 }
             }
+            for fact in &rule.facts {
+                let stated = rule.examples.iter().any(|ex| {
+                    self.find(ex)
+                        .is_some_and(|m| fact.read(ex, &m.captures).is_some())
+                });
+                if !stated {
+                    problems.push(format!(
+                        "{}: rule \"{}\": fact {:?} is stated by no example",
+                        rule.origin, rule.id, fact.name
+                    ));
+                }
+            }
             for ex in &rule.counter_examples {
                 if rule.regex.is_match(ex) {
                     problems.push(format!(
@@ -330,6 +348,8 @@ fn build_rule(origin: &str, def: RuleDef) -> std::result::Result<Rule, Vec<Strin
             }
         }
     }
+    let facts = build_facts(&def.facts, regex.as_ref(), &mut problems, &at);
+    let whys = build_whys(&def.whys, &def.facts, &mut problems, &at);
     match regex {
         Some(regex) if problems.is_empty() => Ok(Rule {
             id: def.id,
@@ -341,7 +361,8 @@ fn build_rule(origin: &str, def: RuleDef) -> std::result::Result<Rule, Vec<Strin
             tags: def.tags,
             priority: def.priority,
             fingerprint: def.fingerprint,
-            whys: def.whys,
+            facts,
+            whys,
             hints: def.hints,
             examples: def.examples,
             counter_examples: def.counter_examples,
@@ -349,6 +370,128 @@ fn build_rule(origin: &str, def: RuleDef) -> std::result::Result<Rule, Vec<Strin
         }),
         _ => Err(problems),
     }
+}
+
+fn compile_part(pattern: &str) -> std::result::Result<Regex, String> {
+    Regex::new(pattern).map_err(|e| {
+        e.to_string()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    })
+}
+
+/// Compiles the declared facts: each reads its own pattern's capture of its name
+/// (else the whole match) or, without a pattern, the rule pattern's capture.
+fn build_facts(
+    defs: &[FactDef],
+    rule: Option<&Regex>,
+    problems: &mut Vec<String>,
+    at: &dyn Fn(String) -> String,
+) -> Vec<Fact> {
+    let mut facts = Vec::new();
+    for (i, def) in defs.iter().enumerate() {
+        if !is_kebab(&def.name.replace('_', "-")) {
+            problems.push(at(format!(
+                "fact {:?}: name must be a-z, 0-9, _ or -",
+                def.name
+            )));
+        }
+        if defs[..i].iter().any(|d| d.name == def.name) {
+            problems.push(at(format!("fact {:?} is declared twice", def.name)));
+        }
+        for p in placeholders(&def.says) {
+            if p != def.name {
+                problems.push(at(format!(
+                    "fact {:?}: says may only use {{{}}}, not {{{p}}}",
+                    def.name, def.name
+                )));
+            }
+        }
+        let regex = if let Some(p) = &def.pattern {
+            match compile_part(p) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    problems.push(at(format!("fact {:?}: invalid regex: {e}", def.name)));
+                    continue;
+                }
+            }
+        } else {
+            if rule.is_some_and(|re| !re.capture_names().flatten().any(|n| n == def.name)) {
+                problems.push(at(format!(
+                    "fact {:?} has no pattern and is not a named capture of the rule's pattern",
+                    def.name
+                )));
+            }
+            None
+        };
+        facts.push(Fact {
+            name: def.name.clone(),
+            says: def.says.clone(),
+            regex,
+        });
+    }
+    facts
+}
+
+/// Reads `whys`: plain strings, or tables naming the facts that support or rule out
+/// the hypothesis (value patterns matched against the whole value).
+fn build_whys(
+    values: &[toml::Value],
+    facts: &[FactDef],
+    problems: &mut Vec<String>,
+    at: &dyn Fn(String) -> String,
+) -> Vec<Hypothesis> {
+    let mut out = Vec::new();
+    for (i, value) in values.iter().enumerate() {
+        let def = match value {
+            toml::Value::String(s) => HypothesisDef {
+                why: s.clone(),
+                supported_by: BTreeMap::new(),
+                ruled_out_by: BTreeMap::new(),
+            },
+            toml::Value::Table(_) => match value.clone().try_into::<HypothesisDef>() {
+                Ok(d) => d,
+                Err(e) => {
+                    problems.push(at(format!("whys[{i}]: {}", e.message())));
+                    continue;
+                }
+            },
+            _ => {
+                problems.push(at(format!(
+                    "whys[{i}]: expected a string or a table with `why`"
+                )));
+                continue;
+            }
+        };
+        let mut compile = |map: &BTreeMap<String, String>| -> Vec<(String, Regex)> {
+            map.iter()
+                .filter_map(|(name, pattern)| {
+                    if !facts.iter().any(|f| &f.name == name) {
+                        problems.push(at(format!("whys[{i}]: {name:?} is not a declared fact")));
+                        return None;
+                    }
+                    match compile_part(pattern) {
+                        Ok(re) => Some((name.clone(), re)),
+                        Err(e) => {
+                            problems.push(at(format!("whys[{i}]: {name}: invalid regex: {e}")));
+                            None
+                        }
+                    }
+                })
+                .collect()
+        };
+        let supported_by = compile(&def.supported_by);
+        let ruled_out_by = compile(&def.ruled_out_by);
+        out.push(Hypothesis {
+            text: def.why,
+            supported_by,
+            ruled_out_by,
+        });
+    }
+    out
 }
 
 /// Names inside `{...}` in a template.
@@ -411,6 +554,42 @@ mod tests {
         assert!(
             msg.starts_with("t.toml: rule \"bad\": invalid regex"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn facts_and_judged_whys_are_checked_when_loaded() {
+        let head = "[[rule]]\nid = \"q\"\ntitle = \"t\"\npattern = 'queue (?P<name>\\w+) full'\n";
+        let problems = |body: &str| match pack(&format!("{head}{body}")) {
+            Ok(_) => String::new(),
+            Err(Error::InvalidRules { problems }) => problems.join("\n"),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(
+            problems(r#"facts = [{ name = "name", says = "Queue {name}." }]"#),
+            ""
+        );
+        assert!(
+            problems(r#"facts = [{ name = "depth", says = "d" }]"#)
+                .contains(r#"fact "depth" has no pattern and is not a named capture"#)
+        );
+        assert!(
+            problems(r#"facts = [{ name = "name", says = "Queue {other}." }]"#)
+                .contains("says may only use {name}, not {other}")
+        );
+        assert!(
+            problems(r#"facts = [{ name = "d", says = "d", pattern = "(" }]"#)
+                .contains(r#"fact "d": invalid regex"#)
+        );
+        assert!(
+            problems(r#"whys = [{ why = "w", because = 1 }]"#).contains("whys[0]: unknown field")
+        );
+        assert!(problems(r#"whys = ["a", 3]"#).contains("whys[1]: expected a string or a table"));
+        assert!(
+            problems(
+                "facts = [{ name = \"name\", says = \"n\" }]\nwhys = [{ why = \"w\", supported_by = { name = \"(\" } }]"
+            )
+            .contains("whys[0]: name: invalid regex")
         );
     }
 

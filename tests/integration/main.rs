@@ -9,6 +9,7 @@ mod cloud_logging;
 mod code;
 mod config;
 mod deploy;
+mod facts;
 mod formats;
 mod fuzz_corpus;
 mod github;
