@@ -836,7 +836,15 @@ pub fn rules_explain(
                 line("capture", &format!("{k} = {:?}", shown(v)));
             }
             if let Some(r) = rule {
-                explain_facts(r, &raw_facts, &shown, &mut line);
+                // A template fact is no substring of the message: redact it as it is.
+                let shown_fact = |f: &crate::signature::facts::Fact, v: &str| {
+                    if f.template {
+                        redactor.redact(v).into_owned()
+                    } else {
+                        shown(v)
+                    }
+                };
+                explain_facts(r, &raw_facts, &shown_fact, &mut line);
             }
         }
         _ => match signature::fallback::fallback(message) {
@@ -899,23 +907,25 @@ pub fn rules_explain(
 fn explain_facts(
     rule: &crate::signature::rules::Rule,
     values: &[Option<String>],
-    shown: &dyn Fn(&str) -> String,
+    shown: &dyn Fn(&crate::signature::facts::Fact, &str) -> String,
     line: &mut dyn FnMut(&str, &str),
 ) {
     use crate::signature::facts::{Judgement, Tally};
-    let tallies: Vec<Tally> = values
+    let tallies: Vec<Tally> = rule
+        .facts
         .iter()
-        .map(|v| {
+        .zip(values)
+        .map(|(fact, v)| {
             let mut t = Tally::default();
             if let Some(v) = v {
-                t.observe(v, shown, None, || None);
+                t.observe(v, |raw| shown(fact, raw), None, || None);
             }
             t
         })
         .collect();
     for (fact, value) in rule.facts.iter().zip(values) {
         match value {
-            Some(v) => line("fact", &format!("{:?} ({})", shown(v), fact.name)),
+            Some(v) => line("fact", &format!("{:?} ({})", shown(fact, v), fact.name)),
             None => line("fact", &format!("{} (not stated)", fact.name)),
         }
     }

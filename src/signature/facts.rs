@@ -23,6 +23,10 @@ pub struct Fact {
     /// Its own pattern (the capture `name`, else the whole match); `None`: the rule
     /// pattern's capture `name`.
     pub regex: Option<Regex>,
+    /// The value is message-like text: it is reduced to its template (ids, numbers and
+    /// other variable values masked as the fallback masks them), so its variants
+    /// count as one value.
+    pub template: bool,
 }
 
 impl Fact {
@@ -37,7 +41,14 @@ impl Fact {
             }),
         }?;
         let value = value.trim();
-        (!value.is_empty()).then(|| value.to_string())
+        if value.is_empty() {
+            return None;
+        }
+        Some(if self.template {
+            super::fallback::mask_line(value)
+        } else {
+            value.to_string()
+        })
     }
 }
 
@@ -70,6 +81,8 @@ pub(crate) struct FactDef {
     pub name: String,
     pub says: String,
     pub pattern: Option<String>,
+    #[serde(default)]
+    pub template: bool,
 }
 
 /// Distinct values kept per fact; further values are counted as others.
@@ -214,6 +227,7 @@ mod tests {
             name: name.into(),
             says: format!("It says {{{name}}}."),
             regex: None,
+            template: false,
         }
     }
 
@@ -323,11 +337,33 @@ mod tests {
     }
 
     #[test]
+    fn a_template_fact_counts_the_variants_of_a_message_as_one_value() {
+        let reason = Fact {
+            name: "reason".into(),
+            says: String::new(),
+            regex: Some(Regex::new(r"desc = (?P<reason>.+)").unwrap()),
+            template: true,
+        };
+        let none = BTreeMap::new();
+        let a = reason.read(
+            r#"code = NotFound desc = Document "tenants/t-4410/invoices/inv_99812" not found."#,
+            &none,
+        );
+        let b = reason.read(
+            r#"code = NotFound desc = Document "tenants/t-17/invoices/inv_3" not found."#,
+            &none,
+        );
+        assert_eq!(a, b);
+        assert!(a.unwrap().starts_with("Document "));
+    }
+
+    #[test]
     fn a_fact_reads_its_own_pattern_or_the_rule_capture() {
         let own = Fact {
             name: "code".into(),
             says: String::new(),
             regex: Some(Regex::new(r"code = (?P<code>\w+)").unwrap()),
+            template: false,
         };
         let caps = BTreeMap::from([("permission".to_string(), "run.jobs.run".to_string())]);
         assert_eq!(
@@ -344,6 +380,7 @@ mod tests {
             name: "d".into(),
             says: String::new(),
             regex: Some(Regex::new(r"[0-9.]+s").unwrap()),
+            template: false,
         };
         assert_eq!(
             whole_match.read("after 7.5s", &caps).as_deref(),

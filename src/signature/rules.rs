@@ -431,6 +431,7 @@ fn build_facts(
             name: def.name.clone(),
             says: def.says.clone(),
             regex,
+            template: def.template,
         });
     }
     facts
