@@ -269,6 +269,43 @@ pub struct CloudArgs {
     pub print_filter: bool,
 }
 
+/// The Log Analytics engine: the grouping runs as one BigQuery query on a log view of
+/// a linked dataset; the Cloud Logging scope and window flags apply.
+#[derive(Debug, Args, Clone, Default)]
+pub struct BigQueryArgs {
+    /// Group in BigQuery, on this log view of a linked dataset
+    /// (`PROJECT.DATASET.VIEW`, e.g. `my-proj.logs_link._AllLogs`); `--project` is
+    /// the project the query job runs in (and is billed to).
+    #[arg(
+        long,
+        value_name = "PROJECT.DATASET.VIEW",
+        help_heading = "Log Analytics"
+    )]
+    pub bigquery_table: Option<String>,
+    /// BigQuery API root [env: GCP_TRIAGE_BIGQUERY_ENDPOINT] [default:
+    /// https://bigquery.googleapis.com].
+    #[arg(long, value_name = "URL", help_heading = "Log Analytics")]
+    pub bigquery_endpoint: Option<String>,
+    /// The linked dataset's location (`US`, `EU`, `europe-west1`, ...), sent with
+    /// every BigQuery call [default: none, which BigQuery accepts for US and EU].
+    #[arg(long, value_name = "LOCATION", help_heading = "Log Analytics")]
+    pub bigquery_location: Option<String>,
+    /// SQL condition on the log view's columns ANDed (in parentheses) onto the
+    /// generated one (`--filter` is the Logging language and is refused here).
+    #[arg(long = "where", value_name = "SQL", help_heading = "Log Analytics")]
+    pub where_sql: Option<String>,
+    /// The query fails, uncharged, when it would bill more than this many bytes
+    /// [default: 10737418240 (10 GiB)].
+    #[arg(long, value_name = "BYTES", help_heading = "Log Analytics")]
+    pub maximum_bytes_billed: Option<u64>,
+    /// Print the generated SQL and exit (no credentials needed).
+    #[arg(long, help_heading = "Log Analytics")]
+    pub print_sql: bool,
+    /// Run a dry run: print the bytes the query would scan and exit.
+    #[arg(long, help_heading = "Log Analytics")]
+    pub estimate: bool,
+}
+
 /// `fetch` arguments.
 #[derive(Debug, Args)]
 pub struct FetchArgs {
@@ -381,6 +418,10 @@ pub struct AnalyzeArgs {
     /// Where the deployed code is, for the code evidence.
     #[command(flatten)]
     pub code: CodeArgs,
+
+    /// The Log Analytics engine: group in BigQuery instead of fetching entries.
+    #[command(flatten)]
+    pub bigquery: BigQueryArgs,
 
     /// Where and how to file GitHub issues.
     #[command(flatten)]

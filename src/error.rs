@@ -159,6 +159,33 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// BigQuery refused the query or the request.
+    #[error("BigQuery: {reason}: {message}{hint}")]
+    BigQuery {
+        /// `error.errors[0].reason` (`invalidQuery`, `accessDenied`, `notFound`, ...).
+        reason: String,
+        /// BigQuery's message (one line).
+        message: String,
+        /// What to do about it (empty, or starting with `; `).
+        hint: String,
+        /// The SQL the user wrote (`--where`) is at fault: a usage error.
+        user_sql: bool,
+    },
+    /// BigQuery kept failing with transient errors, or the job did not finish, within
+    /// the retry deadline.
+    #[error("BigQuery: gave up after {waited} s (--retry-deadline): {last}")]
+    BigQueryDeadline {
+        /// Seconds spent.
+        waited: u64,
+        /// The last failure or state.
+        last: String,
+    },
+    /// A BigQuery answer that is not what the API documents.
+    #[error("BigQuery: invalid response: {what}")]
+    BigQueryResponse {
+        /// What was wrong.
+        what: String,
+    },
     /// The HTTP client could not be built.
     #[error("cannot set up the HTTP client")]
     HttpClient {
@@ -211,7 +238,8 @@ impl Error {
             | Error::Usage(_)
             | Error::Config { .. }
             | Error::NoProject
-            | Error::BadFilter { .. } => 2,
+            | Error::BadFilter { .. }
+            | Error::BigQuery { user_sql: true, .. } => 2,
             Error::ReadInput { .. }
             | Error::ParseInput { .. }
             | Error::StrictEntry { .. }
@@ -223,6 +251,9 @@ impl Error {
             | Error::LoggingUnavailable { .. }
             | Error::RetryDeadline { .. }
             | Error::LoggingResponse { .. }
+            | Error::BigQuery { .. }
+            | Error::BigQueryDeadline { .. }
+            | Error::BigQueryResponse { .. }
             | Error::HttpClient { .. }
             | Error::Runtime(_)
             | Error::FetchThread => 3,

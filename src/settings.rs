@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::cli::{
-    AnalyzeArgs, CloudArgs, ColorChoice, FetchArgs, FormatArg, GithubArgs, InputFormatArg,
-    ResourceTypeArg, SeverityArg,
+    AnalyzeArgs, BigQueryArgs, CloudArgs, ColorChoice, FetchArgs, FormatArg, GithubArgs,
+    InputFormatArg, ResourceTypeArg, SeverityArg,
 };
 use crate::clock::Clock;
 use crate::entry::Severity;
@@ -83,6 +83,171 @@ pub enum Source {
     Files(Vec<String>),
     /// The Cloud Logging API.
     Cloud(Box<Cloud>),
+    /// Log Analytics: the grouping runs in BigQuery on a linked dataset's log view.
+    BigQuery(Box<BigQuery>),
+}
+
+/// A validated Log Analytics read: the Cloud Logging scope and window, grouped by one
+/// BigQuery query.
+#[derive(Debug, Clone)]
+pub struct BigQuery {
+    /// The scope and window (its `request.project` is the job's project, and its
+    /// credentials and retry deadline are the engine's).
+    pub cloud: Cloud,
+    /// The log view, validated.
+    pub table: TablePath,
+    /// API root.
+    pub endpoint: String,
+    /// The dataset's location.
+    pub location: Option<String>,
+    /// `--where`: the user's SQL condition.
+    pub where_sql: Option<String>,
+    /// `maximumBytesBilled`, always sent.
+    pub maximum_bytes_billed: u64,
+    /// Print the SQL and stop.
+    pub print_sql: bool,
+    /// Dry run: print the estimate and stop.
+    pub estimate: bool,
+}
+
+/// `PROJECT.DATASET.VIEW`, each part checked so it can be inlined in backticks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TablePath {
+    /// Project id: lowercase letters, digits, hyphens (and a `domain:` prefix).
+    pub project: String,
+    /// Dataset (the link id): letters, digits, underscores.
+    pub dataset: String,
+    /// The log view: letters, digits, underscores.
+    pub view: String,
+}
+
+impl TablePath {
+    /// Parses `PROJECT.DATASET.VIEW` (backticks around it or its parts are dropped).
+    pub fn parse(text: &str) -> Result<TablePath> {
+        let bad = |why: &str| {
+            Error::Usage(format!(
+                "--bigquery-table {text:?}: {why} (expected PROJECT.DATASET.VIEW, e.g. my-proj.logs_link._AllLogs)"
+            ))
+        };
+        let plain = text.replace('`', "");
+        let parts: Vec<&str> = plain.trim().split('.').collect();
+        let [project, dataset, view] = parts.as_slice() else {
+            return Err(bad("not three dot-separated parts"));
+        };
+        let (domain, id) = project
+            .rsplit_once(':')
+            .map_or(("", *project), |(d, p)| (d, p));
+        let project_ok = (6..=30).contains(&id.len())
+            && id.starts_with(|c: char| c.is_ascii_lowercase())
+            && !id.ends_with('-')
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !project_ok {
+            return Err(bad(
+                "the project id is 6 to 30 lowercase letters, digits or hyphens",
+            ));
+        }
+        let name_ok = |n: &str| {
+            !n.is_empty()
+                && n.len() <= 1024
+                && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        };
+        if !name_ok(dataset) || !name_ok(view) {
+            return Err(bad(
+                "dataset and view names are letters, digits and underscores",
+            ));
+        }
+        Ok(TablePath {
+            project: (*project).to_string(),
+            dataset: (*dataset).to_string(),
+            view: (*view).to_string(),
+        })
+    }
+
+    /// The path in backticks, as SQL names it.
+    pub fn sql(&self) -> String {
+        format!("`{}.{}.{}`", self.project, self.dataset, self.view)
+    }
+}
+
+/// The default `maximumBytesBilled`: 10 GiB.
+pub const DEFAULT_MAXIMUM_BYTES_BILLED: u64 = 10 << 30;
+
+/// The default BigQuery API root.
+pub const DEFAULT_BIGQUERY_ENDPOINT: &str = "https://bigquery.googleapis.com";
+
+impl BigQueryArgs {
+    /// Whether any engine flag was given.
+    pub fn any(&self) -> bool {
+        self.bigquery_table.is_some()
+            || self.bigquery_endpoint.is_some()
+            || self.bigquery_location.is_some()
+            || self.where_sql.is_some()
+            || self.maximum_bytes_billed.is_some()
+            || self.print_sql
+            || self.estimate
+    }
+}
+
+impl BigQuery {
+    /// Validates the engine flags on top of the Cloud Logging scope flags.
+    fn from_args(
+        b: BigQueryArgs,
+        cloud_args: CloudArgs,
+        min_severity: Severity,
+        env: &dyn Fn(&str) -> Option<String>,
+        clock: &dyn Clock,
+    ) -> Result<BigQuery> {
+        let Some(table) = b.bigquery_table.as_deref() else {
+            return Err(Error::Usage(
+                "--where, --print-sql, --estimate and the other Log Analytics options need --bigquery-table".into(),
+            ));
+        };
+        let table = TablePath::parse(table)?;
+        if cloud_args.filter.is_some() {
+            return Err(Error::Usage(
+                "--filter is a Logging query; with --bigquery-table give a SQL condition with --where (ANDed, in parentheses)".into(),
+            ));
+        }
+        if cloud_args.limit.is_some() {
+            return Err(Error::Usage(
+                "--limit caps fetched entries; with --bigquery-table nothing is fetched (cap the cost with --maximum-bytes-billed)".into(),
+            ));
+        }
+        if cloud_args.print_filter {
+            return Err(Error::Usage(
+                "--print-filter prints a Logging query; with --bigquery-table use --print-sql"
+                    .into(),
+            ));
+        }
+        if b.maximum_bytes_billed == Some(0) {
+            return Err(Error::Usage(
+                "--maximum-bytes-billed must be more than 0".into(),
+            ));
+        }
+        let where_sql = b.where_sql.filter(|w| !w.trim().is_empty());
+        let endpoint = b
+            .bigquery_endpoint
+            .or_else(|| env("GCP_TRIAGE_BIGQUERY_ENDPOINT"))
+            .unwrap_or_else(|| DEFAULT_BIGQUERY_ENDPOINT.to_string());
+        let cloud = Cloud::from_args(cloud_args, min_severity, env, clock)?;
+        Ok(BigQuery {
+            cloud,
+            table,
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            location: b.bigquery_location.filter(|l| !l.is_empty()),
+            where_sql,
+            maximum_bytes_billed: b
+                .maximum_bytes_billed
+                .unwrap_or(DEFAULT_MAXIMUM_BYTES_BILLED),
+            print_sql: b.print_sql,
+            estimate: b.estimate,
+        })
+    }
 }
 
 /// A validated Cloud Logging read.
@@ -545,13 +710,36 @@ impl Analyze {
         }
         let min_severity = severity(a.min_severity.unwrap_or(SeverityArg::Warning));
         let deploy = deploy(&a)?;
-        let source = if a.inputs.is_empty() {
+        let source = if a.inputs.is_empty() && a.bigquery.any() {
+            let explicit_window = a.cloud.since.is_some() || a.cloud.from.is_some();
+            let mut bq = BigQuery::from_args(
+                a.bigquery.clone(),
+                a.cloud.clone(),
+                min_severity,
+                &std_env,
+                clock,
+            )?;
+            if let Some(d) = &deploy {
+                if let DeployAnchor::Revision(_) = d.anchor {
+                    return Err(Error::Usage(
+                        "--deployed-revision is not supported with --bigquery-table yet: give --deployed-at TIME".into(),
+                    ));
+                }
+                deploy_window(&mut bq.cloud, d, explicit_window)?;
+            }
+            Source::BigQuery(Box::new(bq))
+        } else if a.inputs.is_empty() {
             let explicit_window = a.cloud.since.is_some() || a.cloud.from.is_some();
             let mut cloud = Cloud::from_args(a.cloud, min_severity, &std_env, clock)?;
             if let Some(d) = &deploy {
                 deploy_window(&mut cloud, d, explicit_window)?;
             }
             Source::Cloud(Box::new(cloud))
+        } else if a.bigquery.any() {
+            return Err(Error::Usage(
+                "FILE inputs and --bigquery-table exclude each other: give files, or a log view"
+                    .into(),
+            ));
         } else if a.cloud.any() {
             return Err(Error::Usage(
                 "FILE inputs and Cloud Logging flags (--project, --service, --since, ...) \

@@ -18,10 +18,11 @@ use crate::redact::Redactor;
 use crate::report::history::{Comparisons, DeployInput};
 use crate::report::issue::IssueRenderer;
 use crate::report::{self, CloudInput, Renderer, ReportInput, ReportSettings};
-use crate::settings::{Analyze, Cloud, DeployAnchor, Format, Output, Source, Verbosity};
+use crate::settings::{Analyze, BigQuery, Cloud, DeployAnchor, Format, Output, Source, Verbosity};
 use crate::signature::rules::RuleSet;
 use crate::sink::{self, Assignments};
 use crate::sink::{actions, github};
+use crate::source::bigquery;
 use crate::source::files::{self, Item};
 use crate::stitch::{Stitched, Stitcher};
 
@@ -180,6 +181,11 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
     {
         return print_filter(cloud);
     }
+    if let Source::BigQuery(bq) = &s.source
+        && (bq.print_sql || bq.estimate)
+    {
+        return bigquery_only(bq, s);
+    }
     let setup = Setup::new(s, output)?;
     let assignments = s
         .assignments
@@ -208,6 +214,36 @@ pub fn analyze(s: &Analyze, output: Output) -> Result<Status> {
     let publish_error = emit(s, output, &setup, &report)?;
     let errors = [sink_error.or(source_error), publish_error, deploy_error];
     Ok(exit_status(s, output, errors, &gates))
+}
+
+/// `--print-sql` (no credentials) and `--estimate` (a dry run): print and stop.
+fn bigquery_only(bq: &BigQuery, s: &Analyze) -> Result<Status> {
+    let rules = RuleSet::load(s.builtin_rules, &s.rules)?;
+    if bq.print_sql {
+        let (_, not) = bigquery::sql::sql_rules(&rules);
+        for (r, why) in not {
+            warn_info(&format!(
+                "rule {} cannot run as RE2 ({why}): its entries are grouped by the fallback in SQL and signed by it on the exemplars",
+                r.id
+            ));
+        }
+        sink::stdout(&bigquery::sql::query(
+            bq,
+            &rules,
+            &bigquery::sql::Grouping::Coarse,
+        ))?;
+        return Ok(Status::ok());
+    }
+    let (_, job) = bigquery::estimate(bq, &rules)?;
+    let bytes = job.bytes_processed.unwrap_or(0);
+    sink::stdout(&format!(
+        "{bytes} bytes would be processed ({:.2} GiB) by the query on {} in project {}; --maximum-bytes-billed is {}",
+        bytes as f64 / f64::from(1u32 << 30),
+        bq.table.sql(),
+        job.project,
+        bq.maximum_bytes_billed
+    ))?;
+    Ok(Status::ok())
 }
 
 /// What is known before any log is read.
@@ -461,6 +497,23 @@ fn read(
                     }
                 }
             }
+            Source::BigQuery(bq) => {
+                let outcome = bigquery::groups(bq, rules)?;
+                for w in &outcome.warnings {
+                    warn(output, w);
+                }
+                warnings.extend(outcome.warnings.iter().cloned());
+                for g in &outcome.groups {
+                    for e in &g.exemplars {
+                        span.observe(e);
+                    }
+                }
+                read = outcome.groups.iter().map(|g| g.count).sum();
+                cloud_input = Some(bigquery_input(bq, &outcome));
+                for g in outcome.groups {
+                    folder.clusterer.add_group(&g);
+                }
+            }
             Source::Cloud(cloud) => {
                 let cloud = setup.moved.as_ref().unwrap_or(cloud);
                 let outcome = fetch_pages(cloud, output, &mut |raw| {
@@ -511,6 +564,47 @@ fn read(
         source_error,
         sink_error,
     })
+}
+
+/// The report's `query` for a Log Analytics run.
+fn bigquery_input(bq: &BigQuery, outcome: &bigquery::Outcome) -> CloudInput {
+    let scope = &bq.cloud.scope;
+    let filter = scope.filter();
+    CloudInput {
+        query: report::Query {
+            project: outcome.job.project.clone(),
+            logs_explorer_url: crate::source::query::logs_explorer_url(
+                &outcome.job.project,
+                &filter,
+                scope.from,
+                scope.until,
+            ),
+            filter,
+            from: scope.from,
+            until: scope.until,
+            limit: None,
+            endpoint: bq.endpoint.clone(),
+            pages: 0,
+            requests: outcome.job.requests,
+            retries: outcome.job.retries,
+            engine: "bigquery",
+            bigquery: Some(report::BigQueryJob {
+                table: format!(
+                    "{}.{}.{}",
+                    bq.table.project, bq.table.dataset, bq.table.view
+                ),
+                sql: outcome.sql.clone(),
+                job_id: outcome.job.job_id.clone(),
+                bytes_processed: outcome.job.bytes_processed,
+                bytes_billed: outcome.job.bytes_billed,
+                maximum_bytes_billed: bq.maximum_bytes_billed,
+                cache_hit: outcome.job.cache_hit,
+                groups: outcome.groups.len() as u64,
+                follow_ups: outcome.follow_ups,
+            }),
+        },
+        scope: scope.clone(),
+    }
 }
 
 /// The notes a file's reading left (a guessed encoding, one page of a longer result),
@@ -717,7 +811,7 @@ fn explain(
         entries_skipped: summary.skipped,
         inputs: match &s.source {
             Source::Files(inputs) => inputs.clone(),
-            Source::Cloud(_) => Vec::new(),
+            Source::Cloud(_) | Source::BigQuery(_) => Vec::new(),
         },
         partial_reason: summary.partial_reason,
         warnings: summary.warnings,

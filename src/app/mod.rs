@@ -119,6 +119,8 @@ fn fetch_pages(
         pages: stats.pages,
         requests: stats.requests,
         retries: stats.retries,
+        engine: "cloud_logging",
+        bigquery: None,
     };
     Ok((query, outcome.error))
 }

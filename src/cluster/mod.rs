@@ -20,7 +20,9 @@ use crate::signature::{Signature, SignatureKind, Verdict, sign, sign_request};
 use crate::stitch::Stitched;
 use crate::timeline::Histogram;
 
+mod group;
 mod merge;
+pub use group::Group;
 
 /// Earliest exemplars kept per cluster.
 const EARLY_EXEMPLARS: usize = 3;

@@ -290,6 +290,33 @@ pub struct Query {
     pub requests: u64,
     /// Retries.
     pub retries: u64,
+    /// `cloud_logging` (entries fetched) or `bigquery` (grouped in Log Analytics).
+    pub engine: &'static str,
+    /// The Log Analytics job, with the `bigquery` engine.
+    pub bigquery: Option<BigQueryJob>,
+}
+
+/// A Log Analytics query, for the report: what ran, where, and what it cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct BigQueryJob {
+    /// The log view (`PROJECT.DATASET.VIEW`).
+    pub table: String,
+    /// The SQL run.
+    pub sql: String,
+    /// The job id.
+    pub job_id: Option<String>,
+    /// Bytes processed (scanned).
+    pub bytes_processed: Option<u64>,
+    /// Bytes billed, when BigQuery says.
+    pub bytes_billed: Option<u64>,
+    /// `maximumBytesBilled` sent.
+    pub maximum_bytes_billed: u64,
+    /// Answered from BigQuery's cache.
+    pub cache_hit: bool,
+    /// Groups returned by the main query.
+    pub groups: u64,
+    /// Follow-up queries for groups whose messages signed differently.
+    pub follow_ups: u64,
 }
 
 /// A Cloud Logging source, for the report: what to echo and how to link clusters.

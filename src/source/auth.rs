@@ -25,6 +25,8 @@ use crate::error::{Error, Result};
 
 /// The OAuth scope for reading logs.
 pub const LOGGING_READ: &str = "https://www.googleapis.com/auth/logging.read";
+/// The scope asked for to run BigQuery query jobs and read their results.
+pub const BIGQUERY_READ: &str = "https://www.googleapis.com/auth/cloud-platform.read-only";
 
 /// A secret string (access token) that never prints.
 #[derive(Clone, PartialEq, Eq)]
@@ -118,10 +120,15 @@ impl Credentials {
 
     /// A bearer token valid now (`gcp_auth` refreshes expired ones).
     pub async fn bearer(&self) -> Result<Secret> {
+        self.bearer_for(LOGGING_READ).await
+    }
+
+    /// A token for `scope` (scopes matter only to service-account keys).
+    pub async fn bearer_for(&self, scope: &str) -> Result<Secret> {
         match self {
             Credentials::Static(s) => Ok(s.clone()),
             Credentials::Provider { provider, origin } => provider
-                .token(&[LOGGING_READ])
+                .token(&[scope])
                 .await
                 .map(|t| Secret::new(t.as_str()))
                 .map_err(|source| Error::Credentials {

@@ -3,6 +3,7 @@
 //! and [`query`] for the filter it sends).
 
 pub mod auth;
+pub mod bigquery;
 pub mod cloud_logging;
 pub(crate) mod encoding;
 pub mod files;
