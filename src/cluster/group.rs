@@ -37,6 +37,22 @@ pub struct Group {
     pub per_minute: Vec<(DateTime<Utc>, u64)>,
     /// Exemplar entries as read (earliest first, then the latest), whole.
     pub exemplars: Vec<Entry>,
+    /// 5xx request logs linked to the group's entries by trace.
+    pub linked: LinkedHttp,
+}
+
+/// The 5xx request logs a source linked to a group by trace: all counted, a bounded
+/// number whole (their routes, user agents and latencies are read from those).
+#[derive(Debug, Clone, Default)]
+pub struct LinkedHttp {
+    /// Request logs linked (by trace, else by instance and time).
+    pub count: u64,
+    /// Of them, linked by instance and time.
+    pub by_instance: u64,
+    /// Of them, per status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// The earliest of them, whole.
+    pub requests: Vec<Entry>,
 }
 
 impl Clusterer<'_> {
@@ -101,6 +117,30 @@ impl Clusterer<'_> {
                 cluster.instances.insert(at, key);
             }
         }
+        let linked = &group.linked;
+        let mut sampled: BTreeMap<u16, u64> = BTreeMap::new();
+        let before = (
+            cluster.http.linked_by_trace,
+            cluster.http.linked_by_instance,
+        );
+        for r in &linked.requests {
+            if let Some(h) = &r.http {
+                super::add_http(&mut cluster.http, &mut self.names, r, h, "trace", redactor);
+                *sampled.entry(h.status).or_default() += 1;
+            }
+        }
+        // The rest are counted, by status; how each was linked is known in total.
+        let rest = linked.count.saturating_sub(sampled.values().sum());
+        cluster.http.count += rest;
+        cluster.http.linked_by_instance = before.1 + linked.by_instance;
+        cluster.http.linked_by_trace =
+            before.0 + (linked.count - linked.by_instance.min(linked.count));
+        for (status, n) in &linked.statuses {
+            let extra = n.saturating_sub(sampled.get(status).copied().unwrap_or(0));
+            *cluster.http.statuses.entry(*status).or_default() += extra;
+        }
+        self.counts.http_linked += linked.count;
+        self.counts.clustered += linked.count;
         for e in &group.exemplars {
             cluster.offer(e, 0, redactor);
             if let Some(loc) = e.source_location.as_ref() {

@@ -22,7 +22,7 @@ use crate::timeline::Histogram;
 
 mod group;
 mod merge;
-pub use group::Group;
+pub use group::{Group, LinkedHttp};
 
 /// Earliest exemplars kept per cluster.
 const EARLY_EXEMPLARS: usize = 3;

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::cluster::Group;
+use crate::cluster::{Group, LinkedHttp};
 use crate::entry::Severity;
 use crate::error::{Error, Result};
 use crate::settings::BigQuery;
@@ -78,7 +78,7 @@ pub fn groups(bq: &BigQuery, rules: &RuleSet) -> Result<Outcome> {
         let variants = row["variants"].as_u64().unwrap_or(0);
         let fingerprints: std::collections::BTreeSet<String> = messages
             .iter()
-            .map(|m| crate::signature::sign_message(rules, m).fingerprint)
+            .map(|m| fingerprint_of(rules, &key, m))
             .collect();
         if fingerprints.len() > 1 {
             // The group's messages sign differently: ask again, by message.
@@ -87,9 +87,15 @@ pub fn groups(bq: &BigQuery, rules: &RuleSet) -> Result<Outcome> {
             out.follow_ups += 1;
             out.job.requests += sub.job.requests;
             out.job.retries += sub.job.retries;
-            for r in decode_rows(&sub.fields, &sub.rows)? {
-                out.groups.push(group_of(&r)?);
+            let mut parts = decode_rows(&sub.fields, &sub.rows)?
+                .iter()
+                .map(group_of)
+                .collect::<Result<Vec<Group>>>()?;
+            // The group's linked requests go with its largest part.
+            if let Some(largest) = parts.iter_mut().max_by_key(|g| g.count) {
+                largest.linked = group_of(&row)?.linked;
             }
+            out.groups.extend(parts);
             continue;
         }
         if variants > messages.len() as u64 {
@@ -102,6 +108,28 @@ pub fn groups(bq: &BigQuery, rules: &RuleSet) -> Result<Outcome> {
         out.groups.push(group_of(&row)?);
     }
     Ok(out)
+}
+
+/// The fingerprint a group's message signs to: a 5xx request log's message is its
+/// request line (`METHOD URL STATUS`), signed by route as the clusterer signs it.
+fn fingerprint_of(rules: &RuleSet, key: &str, message: &str) -> String {
+    if key.starts_with("http:") {
+        let mut parts = message.rsplitn(2, ' ');
+        let status = parts
+            .next()
+            .and_then(|s| s.parse::<u16>().ok())
+            .unwrap_or(0);
+        let (method, url) = parts
+            .next()
+            .unwrap_or("")
+            .split_once(' ')
+            .unwrap_or(("", ""));
+        let entry = serde_json::json!({"httpRequest": {"requestMethod": method, "requestUrl": url, "status": status}});
+        if let Item::Entry(e) = files::parse_entry(1, &entry.to_string()) {
+            return crate::signature::sign(rules, &e).fingerprint;
+        }
+    }
+    crate::signature::sign_message(rules, message).fingerprint
 }
 
 /// BigQuery's `{"f": [{"v": ...}]}` rows as plain JSON objects, by the schema.
@@ -238,6 +266,27 @@ fn group_of(row: &Value) -> Result<Group> {
             })
             .unwrap_or_default(),
         exemplars,
+        linked: LinkedHttp {
+            count: row["linked_5xx"].as_u64().unwrap_or(0),
+            by_instance: row["linked_by_instance"].as_u64().unwrap_or(0),
+            statuses: counts(&row["linked_statuses"])
+                .into_iter()
+                .filter_map(|(s, n)| Some((s.parse().ok()?, n)))
+                .collect(),
+            requests: row["linked_requests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    let text = serde_json::to_string(&log_entry(r)).ok()?;
+                    match files::parse_entry(i as u64 + 1, &text) {
+                        Item::Entry(e) => Some(*e),
+                        Item::Malformed { .. } => None,
+                    }
+                })
+                .collect(),
+        },
     })
 }
 

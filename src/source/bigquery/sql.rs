@@ -24,6 +24,11 @@ pub const LATE: usize = 2;
 pub const VARIANTS: usize = 20;
 /// Instance ids returned per group.
 pub const INSTANCES: usize = 200;
+/// Linked 5xx request logs returned whole per group (all are counted).
+pub const LINKED: usize = 50;
+
+/// A 5xx request log: an HTTP request without a payload, as the entry model has it.
+const REQUEST_5XX: &str = "(http_status >= 500 AND text_payload IS NULL AND json_payload_raw IS NULL AND proto_status IS NULL)";
 
 /// How entries are grouped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,7 +257,7 @@ fn per_rule(rules: &RuleSet) -> (String, String) {
 /// group whose messages sign differently is split).
 fn key_expr(captures: &str) -> String {
     format!(
-        "CASE\n      WHEN http_status >= 500 AND log_name LIKE '%/requests' THEN CONCAT('http:', COALESCE(http_method, ''), ' ', \
+        "CASE\n      WHEN http_status >= 500 AND log_name LIKE '%requests' THEN CONCAT('http:', COALESCE(http_method, ''), ' ', \
          REGEXP_REPLACE(COALESCE(REGEXP_EXTRACT(http_url, r'^(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*)?([^?#]*)'), '/'), r'[0-9][^/]*', '<n>'), \
          ' ', CAST(http_status AS STRING))\n      \
          WHEN rule_id IS NOT NULL THEN CONCAT('rule:', rule_id, {captures})\n      \
@@ -366,14 +371,16 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
          resource.type AS resource_type,\n    TO_JSON_STRING(resource.labels) AS resource_labels,\n    \
          TO_JSON_STRING(labels) AS entry_labels,\n    TO_JSON_STRING(json_payload) AS json_payload, json_payload AS json_payload_raw,\n    \
          proto_payload.audit_log.status.message AS proto_status,\n    \
-         {service} AS service,\n    {revision} AS revision,\n    JSON_VALUE(labels.instanceId) AS instance,\n    \
+         {service} AS service,\n    {revision} AS revision,\n    JSON_VALUE(labels, '$.instanceId') AS instance,\n    \
          http_request.request_method AS http_method, http_request.request_url AS http_url,\n    \
          http_request.status AS http_status, http_request.user_agent AS http_user_agent,\n    \
          COALESCE(http_request.latency.seconds, 0) * 1000 + COALESCE(http_request.latency.nanos, 0) / 1000000 AS http_latency_ms,\n    \
          source_location.file AS src_file, source_location.line AS src_line, source_location.function AS src_function,\n    \
-         COALESCE(text_payload, JSON_VALUE(json_payload.message), JSON_VALUE(json_payload.msg),\n      \
+         CASE WHEN http_request.status >= 500 AND text_payload IS NULL AND json_payload IS NULL AND proto_payload.audit_log.status.message IS NULL\n      \
+         THEN CONCAT(COALESCE(http_request.request_method, ''), ' ', COALESCE(http_request.request_url, ''), ' ', CAST(http_request.status AS STRING))\n      \
+         ELSE COALESCE(text_payload, JSON_VALUE(json_payload.message), JSON_VALUE(json_payload.msg),\n      \
          JSON_VALUE(json_payload.error), JSON_VALUE(json_payload.err), JSON_VALUE(json_payload.exception),\n      \
-         JSON_VALUE(json_payload.stack_trace), TO_JSON_STRING(json_payload), '') AS message\n  \
+         JSON_VALUE(json_payload.stack_trace), TO_JSON_STRING(json_payload), '') END AS message\n  \
          FROM {}\n  WHERE {}\n),\n",
         bq.table.sql(),
         conditions(bq).join("\n    AND ")
@@ -406,17 +413,50 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
             ""
         }
     );
-    if let Grouping::Messages { within } = grouping {
-        let _ = write!(sql, "\n    AND coarse_key = {}", literal(within));
-    }
     sql.push_str("\n),\n");
+    let coarse = *grouping == Grouping::Coarse;
+    let within = match grouping {
+        Grouping::Coarse => String::new(),
+        Grouping::Messages { within } => format!(" AND coarse_key = {}", literal(within)),
+    };
+    {
+        // A 5xx request log sharing a trace with an error (the trace's worst error,
+        // within 10 minutes of the request) counts as that error's HTTP impact, not
+        // as a group of its own, as the clusterer links them.
+        let _ = write!(
+            sql,
+            "errors AS (\n  SELECT trace AS t, instance AS inst, coarse_key AS err_key, timestamp AS et, level AS lv\n  \
+             FROM keyed WHERE level >= 500 AND NOT {REQUEST_5XX}\n),\n\
+             worst AS (\n  SELECT t, err_key, et FROM (\n    SELECT t, err_key, et, ROW_NUMBER() OVER (PARTITION BY t ORDER BY lv DESC, et) AS rn\n    \
+             FROM errors WHERE t IS NOT NULL\n  ) AS w WHERE rn = 1\n),\n\
+             by_trace AS (\n  SELECT r.*, w.err_key, 'trace' AS how FROM keyed AS r JOIN worst AS w ON r.trace = w.t\n  \
+             WHERE {REQUEST_5XX}\n    \
+             AND w.et >= TIMESTAMP_SUB(r.timestamp, INTERVAL 600 SECOND)\n    \
+             AND w.et <= TIMESTAMP_ADD(r.timestamp, INTERVAL CAST(r.http_latency_ms AS INT64) + 600000 MILLISECOND)\n),\n\
+             by_instance AS (\n  SELECT * EXCEPT (rn) FROM (\n    SELECT r.*, e.err_key, 'instance' AS how,\n      \
+             ROW_NUMBER() OVER (PARTITION BY r.insert_id ORDER BY ABS(TIMESTAMP_DIFF(e.et, r.timestamp, MICROSECOND)), e.et) AS rn\n    \
+             FROM keyed AS r JOIN errors AS e ON r.instance = e.inst\n    \
+             WHERE {REQUEST_5XX} AND r.insert_id NOT IN (SELECT insert_id FROM by_trace)\n      \
+             AND e.et >= TIMESTAMP_SUB(r.timestamp, INTERVAL 2 SECOND)\n      \
+             AND e.et <= TIMESTAMP_ADD(r.timestamp, INTERVAL CAST(r.http_latency_ms AS INT64) + 2000 MILLISECOND)\n  \
+             ) AS x WHERE rn = 1\n),\n\
+             linked AS (SELECT * FROM by_trace UNION ALL SELECT * FROM by_instance),\n\
+             entries AS (\n  SELECT * FROM keyed WHERE NOT ({REQUEST_5XX} AND insert_id IN (SELECT insert_id FROM linked)){within}\n),\n\
+             http AS (\n  SELECT err_key AS group_key, COUNT(*) AS linked_5xx, COUNTIF(how = 'instance') AS linked_by_instance,\n    \
+             ARRAY_AGG({EXEMPLAR} ORDER BY timestamp, insert_id LIMIT {LINKED}) AS linked_requests\n  \
+             FROM linked GROUP BY err_key\n),\n\
+             http_statuses AS (\n  SELECT group_key, ARRAY_AGG(STRUCT(CAST(s AS STRING) AS name, n AS n) ORDER BY s) AS linked_statuses\n  \
+             FROM (SELECT err_key AS group_key, http_status AS s, COUNT(*) AS n FROM linked GROUP BY err_key, http_status)\n  \
+             GROUP BY group_key\n),\n"
+        );
+    }
     let _ = write!(
         sql,
         "groups AS (\n  SELECT group_key, COUNT(*) AS n, MIN(timestamp) AS first_seen, MAX(timestamp) AS last_seen,\n    \
          MAX(level) AS max_severity, COUNT(DISTINCT message) AS variants,\n    \
          ARRAY_AGG({EXEMPLAR} ORDER BY timestamp, insert_id LIMIT {EARLY}) AS early,\n    \
          ARRAY_AGG({EXEMPLAR} ORDER BY timestamp DESC, insert_id DESC LIMIT {LATE}) AS late\n  \
-         FROM keyed GROUP BY group_key\n),\n"
+         FROM entries GROUP BY group_key\n),\n"
     );
     for (name, column, limit) in [
         ("revisions", "revision", 50),
@@ -426,26 +466,34 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
         let _ = write!(
             sql,
             "{name} AS (\n  SELECT group_key, ARRAY_AGG(STRUCT(v AS name, n AS n) ORDER BY n DESC, v LIMIT {limit}) AS by_{column}\n  \
-             FROM (SELECT group_key, {column} AS v, COUNT(*) AS n FROM keyed WHERE {column} IS NOT NULL GROUP BY group_key, {column})\n  \
+             FROM (SELECT group_key, {column} AS v, COUNT(*) AS n FROM entries WHERE {column} IS NOT NULL GROUP BY group_key, {column})\n  \
              GROUP BY group_key\n),\n"
         );
     }
     let _ = write!(
         sql,
         "minutes AS (\n  SELECT group_key, ARRAY_AGG(STRUCT(minute AS minute, n AS n) ORDER BY minute LIMIT 50000) AS per_minute\n  \
-         FROM (SELECT group_key, TIMESTAMP_TRUNC(timestamp, MINUTE) AS minute, COUNT(*) AS n FROM keyed GROUP BY group_key, minute)\n  \
+         FROM (SELECT group_key, TIMESTAMP_TRUNC(timestamp, MINUTE) AS minute, COUNT(*) AS n FROM entries GROUP BY group_key, minute)\n  \
          GROUP BY group_key\n),\n\
          messages AS (\n  SELECT group_key, ARRAY_AGG(STRUCT(m AS message, n AS n) ORDER BY n DESC, m LIMIT {VARIANTS}) AS top_messages\n  \
-         FROM (SELECT group_key, message AS m, COUNT(*) AS n FROM keyed GROUP BY group_key, message)\n  \
+         FROM (SELECT group_key, message AS m, COUNT(*) AS n FROM entries GROUP BY group_key, message)\n  \
          GROUP BY group_key\n)\n"
     );
+    let (link_columns, link_joins) = if coarse {
+        (
+            ", h.linked_5xx, h.linked_by_instance, h.linked_requests, hs.linked_statuses",
+            "\n  LEFT JOIN http AS h USING (group_key)\n  LEFT JOIN http_statuses AS hs USING (group_key)",
+        )
+    } else {
+        ("", "")
+    };
     let _ = write!(
         sql,
         "SELECT g.group_key, g.n, g.first_seen, g.last_seen, g.max_severity, g.variants, g.early, g.late,\n  \
-         r.by_revision, s.by_service, i.by_instance, m.per_minute, t.top_messages\n\
+         r.by_revision, s.by_service, i.by_instance, m.per_minute, t.top_messages{link_columns}\n\
          FROM groups AS g\n  LEFT JOIN revisions AS r USING (group_key)\n  LEFT JOIN services AS s USING (group_key)\n  \
          LEFT JOIN instances AS i USING (group_key)\n  LEFT JOIN minutes AS m USING (group_key)\n  \
-         LEFT JOIN messages AS t USING (group_key)\n\
+         LEFT JOIN messages AS t USING (group_key){link_joins}\n\
          ORDER BY g.n DESC, g.group_key\nLIMIT {MAX_GROUPS}\n"
     );
     sql
