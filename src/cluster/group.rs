@@ -49,6 +49,8 @@ pub struct LinkedHttp {
     pub count: u64,
     /// Of them, linked by instance and time.
     pub by_instance: u64,
+    /// The group is these request logs themselves (a request cluster), not linked.
+    pub own: bool,
     /// Of them, per status.
     pub statuses: BTreeMap<u16, u64>,
     /// The earliest of them, whole.
@@ -125,7 +127,8 @@ impl Clusterer<'_> {
         );
         for r in &linked.requests {
             if let Some(h) = &r.http {
-                super::add_http(&mut cluster.http, &mut self.names, r, h, "trace", redactor);
+                let how = if linked.own { "none" } else { "trace" };
+                super::add_http(&mut cluster.http, &mut self.names, r, h, how, redactor);
                 *sampled.entry(h.status).or_default() += 1;
             }
         }
@@ -139,8 +142,6 @@ impl Clusterer<'_> {
             let extra = n.saturating_sub(sampled.get(status).copied().unwrap_or(0));
             *cluster.http.statuses.entry(*status).or_default() += extra;
         }
-        self.counts.http_linked += linked.count;
-        self.counts.clustered += linked.count;
         for e in &group.exemplars {
             cluster.offer(e, 0, redactor);
             if let Some(loc) = e.source_location.as_ref() {

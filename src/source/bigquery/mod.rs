@@ -105,7 +105,19 @@ pub fn groups(bq: &BigQuery, rules: &RuleSet) -> Result<Outcome> {
                 messages.len()
             ));
         }
-        out.groups.push(group_of(&row)?);
+        let mut group = group_of(&row)?;
+        if key.starts_with("http:") {
+            // A request cluster: its own request logs are its HTTP failures.
+            let status = key.rsplit(' ').next().and_then(|s| s.parse::<u16>().ok());
+            group.linked = LinkedHttp {
+                count: group.count,
+                by_instance: 0,
+                own: true,
+                statuses: status.map(|s| (s, group.count)).into_iter().collect(),
+                requests: group.exemplars.clone(),
+            };
+        }
+        out.groups.push(group);
     }
     Ok(out)
 }
@@ -269,6 +281,7 @@ fn group_of(row: &Value) -> Result<Group> {
         linked: LinkedHttp {
             count: row["linked_5xx"].as_u64().unwrap_or(0),
             by_instance: row["linked_by_instance"].as_u64().unwrap_or(0),
+            own: false,
             statuses: counts(&row["linked_statuses"])
                 .into_iter()
                 .filter_map(|(s, n)| Some((s.parse().ok()?, n)))

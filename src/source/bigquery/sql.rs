@@ -251,13 +251,13 @@ fn per_rule(rules: &RuleSet) -> (String, String) {
     (captures, floors)
 }
 
-/// The coarse key of an entry's group: a 5xx request log by method, route and
-/// status; a rule's entries by the rule and its fingerprint captures; the rest by the
+/// The coarse key of an entry's group: a request log (no payload) by method, route
+/// and status; a rule's entries by the rule and its fingerprint captures; the rest by the
 /// first line with ids, hex and numbers masked (the client's fallback decides, and a
 /// group whose messages sign differently is split).
 fn key_expr(captures: &str) -> String {
     format!(
-        "CASE\n      WHEN http_status >= 500 AND log_name LIKE '%requests' THEN CONCAT('http:', COALESCE(http_method, ''), ' ', \
+        "CASE\n      WHEN http_status IS NOT NULL AND text_payload IS NULL AND json_payload_raw IS NULL AND proto_status IS NULL THEN CONCAT('http:', COALESCE(http_method, ''), ' ', \
          REGEXP_REPLACE(COALESCE(REGEXP_EXTRACT(http_url, r'^(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*)?([^?#]*)'), '/'), r'[0-9][^/]*', '<n>'), \
          ' ', CAST(http_status AS STRING))\n      \
          WHEN rule_id IS NOT NULL THEN CONCAT('rule:', rule_id, {captures})\n      \
@@ -376,11 +376,12 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
          http_request.status AS http_status, http_request.user_agent AS http_user_agent,\n    \
          COALESCE(http_request.latency.seconds, 0) * 1000 + COALESCE(http_request.latency.nanos, 0) / 1000000 AS http_latency_ms,\n    \
          source_location.file AS src_file, source_location.line AS src_line, source_location.function AS src_function,\n    \
-         CASE WHEN http_request.status >= 500 AND text_payload IS NULL AND json_payload IS NULL AND proto_payload.audit_log.status.message IS NULL\n      \
+         CASE WHEN http_request.status IS NOT NULL AND text_payload IS NULL AND json_payload IS NULL AND proto_payload.audit_log.status.message IS NULL\n      \
          THEN CONCAT(COALESCE(http_request.request_method, ''), ' ', COALESCE(http_request.request_url, ''), ' ', CAST(http_request.status AS STRING))\n      \
          ELSE COALESCE(text_payload, JSON_VALUE(json_payload.message), JSON_VALUE(json_payload.msg),\n      \
          JSON_VALUE(json_payload.error), JSON_VALUE(json_payload.err), JSON_VALUE(json_payload.exception),\n      \
-         JSON_VALUE(json_payload.stack_trace), TO_JSON_STRING(json_payload), '') END AS message\n  \
+         JSON_VALUE(json_payload.stack_trace), TO_JSON_STRING(json_payload),\n      \
+         proto_payload.audit_log.status.message, '') END AS message\n  \
          FROM {}\n  WHERE {}\n),\n",
         bq.table.sql(),
         conditions(bq).join("\n    AND ")
