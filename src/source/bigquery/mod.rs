@@ -106,9 +106,9 @@ pub fn groups(bq: &BigQuery, rules: &RuleSet) -> Result<Outcome> {
             ));
         }
         let mut group = group_of(&row)?;
-        if key.starts_with("http:") {
-            // A request cluster: its own request logs are its HTTP failures.
-            let status = key.rsplit(' ').next().and_then(|s| s.parse::<u16>().ok());
+        let status = key.rsplit(' ').next().and_then(|s| s.parse::<u16>().ok());
+        if key.starts_with("http:") && status.is_some_and(|s| s >= 500) {
+            // A 5xx request cluster: its own request logs are its HTTP failures.
             group.linked = LinkedHttp {
                 count: group.count,
                 by_instance: 0,
