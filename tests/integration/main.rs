@@ -4,6 +4,7 @@
 // Test helpers fail loudly: an unwrap here is an assertion.
 #![allow(clippy::unwrap_used)]
 
+mod bigquery;
 mod cli;
 mod cloud_logging;
 mod code;
