@@ -72,6 +72,16 @@ struct GithubConf {
     issue_template: Option<String>,
 }
 
+/// `[bigquery]`: the Log Analytics engine.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BigQueryConf {
+    table: Option<String>,
+    endpoint: Option<String>,
+    location: Option<String>,
+    maximum_bytes_billed: Option<u64>,
+}
+
 /// `[code]`: where the deployed code is, for the code evidence.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,6 +97,7 @@ struct FileConf {
     deploy: Option<DeployConf>,
     github: Option<GithubConf>,
     code: Option<CodeConf>,
+    bigquery: Option<BigQueryConf>,
 }
 
 /// Where a setting's value came from.
@@ -374,6 +385,7 @@ pub fn apply_analyze(
     let gh = file.github.as_ref().filter(|_| all || a.github.file_issues);
     if a.inputs.is_empty() {
         apply_cloud(&mut m, &mut a.cloud, file, a.deployed_at.is_some())?;
+        apply_bigquery(&mut m, &mut a.bigquery, file)?;
     }
     m.opt(
         "analyze.input_format",
@@ -519,6 +531,46 @@ pub fn apply_fetch(
         |v| parse_enum::<SeverityArg>(config, "analyze.min_severity", &v),
     )?;
     Ok(m.origins)
+}
+
+fn apply_bigquery(
+    m: &mut Merge<'_>,
+    b: &mut crate::cli::BigQueryArgs,
+    file: &FileConf,
+) -> Result<()> {
+    let bq = file.bigquery.as_ref();
+    m.opt(
+        "bigquery.table",
+        &mut b.bigquery_table,
+        &[],
+        bq.and_then(|x| x.table.clone()),
+        ok,
+    )?;
+    // The engine's other settings apply only to a run that has a table.
+    if b.bigquery_table.is_none() {
+        return Ok(());
+    }
+    m.opt(
+        "bigquery.endpoint",
+        &mut b.bigquery_endpoint,
+        &["GCP_TRIAGE_BIGQUERY_ENDPOINT"],
+        bq.and_then(|x| x.endpoint.clone()),
+        ok,
+    )?;
+    m.opt(
+        "bigquery.location",
+        &mut b.bigquery_location,
+        &[],
+        bq.and_then(|x| x.location.clone()),
+        ok,
+    )?;
+    m.opt(
+        "bigquery.maximum_bytes_billed",
+        &mut b.maximum_bytes_billed,
+        &[],
+        bq.and_then(|x| x.maximum_bytes_billed),
+        ok,
+    )
 }
 
 fn apply_cloud(
@@ -700,6 +752,26 @@ fn values(a: &AnalyzeArgs) -> Vec<(&'static str, Option<String>, &'static str)> 
             "https://logging.googleapis.com",
         ),
         ("cloud.retry_deadline", c.retry_deadline.clone(), "5m"),
+        (
+            "bigquery.table",
+            a.bigquery.bigquery_table.clone(),
+            "none (Cloud Logging)",
+        ),
+        (
+            "bigquery.endpoint",
+            a.bigquery.bigquery_endpoint.clone(),
+            "https://bigquery.googleapis.com",
+        ),
+        (
+            "bigquery.location",
+            a.bigquery.bigquery_location.clone(),
+            "none",
+        ),
+        (
+            "bigquery.maximum_bytes_billed",
+            a.bigquery.maximum_bytes_billed.map(|n| n.to_string()),
+            "10737418240",
+        ),
         (
             "analyze.input_format",
             name(a.input_format.as_ref()),

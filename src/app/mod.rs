@@ -173,10 +173,21 @@ pub fn rules_check(dirs: &[std::path::PathBuf]) -> Result<Status> {
         .iter()
         .map(|r| r.examples.len() + r.counter_examples.len())
         .sum();
-    sink::stdout(&format!(
+    let mut text = format!(
         "ok: {} rules, {examples} examples checked",
         rules.rules().len()
-    ))?;
+    );
+    // Rules the Log Analytics engine cannot run in BigQuery (RE2) are grouped there by
+    // the fallback and signed by the rule on the exemplars: worth knowing, not an error.
+    let (_, not_re2) = crate::source::bigquery::sql::sql_rules(&rules);
+    for (r, why) in not_re2 {
+        let _ = write!(
+            text,
+            "\nnote: rule {} ({}) cannot run as RE2 in the Log Analytics engine: {why}",
+            r.id, r.origin
+        );
+    }
+    sink::stdout(&text)?;
     Ok(Status::ok())
 }
 

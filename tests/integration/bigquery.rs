@@ -663,3 +663,70 @@ async fn the_engine_gives_the_clusters_of_analyze_file_on_the_same_entries() {
     .await;
     assert!(!split.is_empty() && split.len() <= 6, "{split:#?}");
 }
+
+#[test]
+fn rules_check_names_a_rule_that_cannot_run_as_re2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("x.toml"),
+        r#"
+[[rule]]
+id = "verbose-pattern"
+title = "Verbose"
+pattern = '''(?x) queue \s full'''
+examples = ["queue full", "the queue full again"]
+counter_examples = ["queue drained"]
+"#,
+    )
+    .unwrap();
+    let out = bin()
+        .args(["rules", "check"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("rule verbose-pattern")
+            && text.contains("cannot run as RE2")
+            && text.contains("flag x"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_config_file_names_the_table_and_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("gcp-triage.toml");
+    std::fs::write(
+        &cfg,
+        "[bigquery]\ntable = \"logs-proj.logs_link._AllLogs\"\nmaximum_bytes_billed = 2000000000\nlocation = \"EU\"\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "analyze",
+            "--since",
+            "1h",
+            "--print-sql",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FROM `logs-proj.logs_link._AllLogs`"));
+    let show = bin()
+        .args(["--config", cfg.to_str().unwrap(), "config", "show"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(show.stdout).unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("bigquery.maximum_bytes_billed"))
+        .unwrap();
+    assert!(
+        row.contains("2000000000") && row.contains("gcp-triage.toml:3"),
+        "{row}"
+    );
+}
