@@ -727,6 +727,11 @@ impl Analyze {
                 }
                 deploy_window(&mut bq.cloud, d, explicit_window)?;
             }
+            if a.assignments.is_some() {
+                return Err(Error::Usage(
+                    "--assignments writes one row per entry; with --bigquery-table entries stay in BigQuery".into(),
+                ));
+            }
             Source::BigQuery(Box::new(bq))
         } else if a.inputs.is_empty() {
             let explicit_window = a.cloud.since.is_some() || a.cloud.from.is_some();

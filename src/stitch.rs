@@ -147,12 +147,12 @@ fn re(cell: &'static OnceLock<Regex>, p: &str) -> &'static Regex {
 /// bracket. Indented lines are judged in [`indented_detail`], with their context.
 fn continuation_shape(line: &str) -> bool {
     static RE: OnceLock<Regex> = OnceLock::new();
-    re(
-        &RE,
-        r"^\s*(?:at (?:async |new )?[^\s()]+ \(.*(?::\d+(?::\d+)?|native|<anonymous>|Native Method|Unknown Source)\)$|at (?:async )?[^\s()]+:\d+:\d+$|at [\w$./<>-]+\([^()]*\)$|Caused by: |Suppressed: |\.\.\. \d+ (?:more|common frames)|File \x22[^\x22]+\x22, line \d+|During handling of the above|The above exception was|goroutine \d+ \[|created by [\w./*()-]+|\[signal |[}\]]\)?,?$)",
-    )
-    .is_match(line)
+    re(&RE, CONTINUATION_SHAPE).is_match(line)
 }
+
+/// The pattern of [`continuation_shape`] (RE2-compatible: the Log Analytics engine
+/// keeps such lines out of its groups too).
+pub const CONTINUATION_SHAPE: &str = r"^\s*(?:at (?:async |new )?[^\s()]+ \(.*(?::\d+(?::\d+)?|native|<anonymous>|Native Method|Unknown Source)\)$|at (?:async )?[^\s()]+:\d+:\d+$|at [\w$./<>-]+\([^()]*\)$|Caused by: |Suppressed: |\.\.\. \d+ (?:more|common frames)|File \x22[^\x22]+\x22, line \d+|During handling of the above|The above exception was|goroutine \d+ \[|created by [\w./*()-]+|\[signal |[}\]]\)?,?$)";
 
 /// An indented line continues the entry before it only in a context that says so:
 /// the entry is a trace, its last line announces detail (ends with `:`) or is itself

@@ -143,6 +143,10 @@ impl Clusterer<'_> {
             *cluster.http.statuses.entry(*status).or_default() += extra;
         }
         for e in &group.exemplars {
+            // Facts are read from the exemplars: the only entries at hand.
+            if let Verdict::Signed(sig) = judge(self.rules, Severity::Default, e) {
+                cluster.tally_facts(&sig.facts, e, redactor);
+            }
             cluster.offer(e, 0, redactor);
             if let Some(loc) = e.source_location.as_ref() {
                 super::bump(&mut cluster.source_locations, Some(loc));

@@ -517,6 +517,13 @@ async fn load(url: &str, dataset: &str, entries: &[Value]) {
         json!({"datasetReference": {"projectId": "logs-proj", "datasetId": dataset}}),
     )
     .await;
+    // A fresh table, also when the emulator outlived an earlier run.
+    send(
+        reqwest::Method::DELETE,
+        format!("{base}/{dataset}/tables/_AllLogs"),
+        json!({}),
+    )
+    .await;
     let resp = send(
         reqwest::Method::POST,
         format!("{base}/{dataset}/tables"),
@@ -653,6 +660,41 @@ async fn the_engine_gives_the_clusters_of_analyze_file_on_the_same_entries() {
             diffs.join("\n")
         );
     }
+    // Frames logged as entries of their own never form groups.
+    let split: Vec<Value> = ["TypeError: handler is not a function", "    at route (/srv/api/routes/orders.js:41:17)", "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)"]
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({
+            "insertId": format!("sp{i}"), "timestamp": format!("2025-11-03T10:00:0{i}.000{i}00Z"),
+            "severity": "ERROR", "textPayload": m, "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
+            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "orders"}},
+        }))
+        .collect();
+    load(&url, "frames", &split).await;
+    let mut cmd = bin();
+    cmd.env("GOOGLE_OAUTH_ACCESS_TOKEN", TOKEN)
+        .env("GCP_TRIAGE_BIGQUERY_ENDPOINT", &url)
+        .args([
+            "analyze",
+            "--bigquery-table",
+            "logs-proj.frames._AllLogs",
+            "--project",
+            "logs-proj",
+        ])
+        .args([
+            "--from",
+            "2025-11-03T10:00:00Z",
+            "--until",
+            "2025-11-03T10:01:00Z",
+            "--no-code",
+            "--format",
+            "json",
+        ]);
+    let out = run(cmd).await;
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let titles = crate::titles(&report);
+    assert_eq!(titles.len(), 1, "{titles:?}");
+    assert!(titles[0].contains("TypeError"), "{titles:?}");
     // Split traces are not rejoined in SQL (README: differences): the clusters the
     // stitcher makes of them differ, nothing else.
     let split = compare(

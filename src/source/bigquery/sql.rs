@@ -402,7 +402,8 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
     let _ = write!(
         sql,
         "keyed AS (\n  SELECT *, {} AS group_key FROM (\n    SELECT *,\n    {} AS coarse_key,\n    {floors} AS rule_floor\n    FROM ruled\n  ) AS k\n  \
-         WHERE (level >= {min} OR http_status >= 500 OR (level < 400 AND rule_floor >= {min}){})",
+         WHERE (level >= {min} OR http_status >= 500 OR (level < 400 AND rule_floor >= {min}){})\n    \
+         AND NOT REGEXP_CONTAINS(SPLIT(message, '\\n')[SAFE_OFFSET(0)], {})",
         match grouping {
             Grouping::Coarse => "coarse_key",
             Grouping::Messages { .. } => "message",
@@ -412,7 +413,10 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
             " OR severity IS NULL OR severity = 'DEFAULT'"
         } else {
             ""
-        }
+        },
+        // A continuation line on its own (a frame, a cause) is part of a trace split
+        // over entries, never a group of its own.
+        literal(crate::stitch::CONTINUATION_SHAPE)
     );
     sql.push_str("\n),\n");
     let coarse = *grouping == Grouping::Coarse;
