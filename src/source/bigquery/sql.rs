@@ -224,8 +224,10 @@ fn per_rule(rules: &RuleSet) -> (String, String) {
             let parts: Vec<String> = caps
                 .iter()
                 .map(|c| {
+                    // Numbers masked, as the client masks ids in captures (a capture
+                    // it keeps apart, an exit code, splits by the messages' check).
                     format!(
-                        "COALESCE(REGEXP_EXTRACT(message, {}), '')",
+                        "REGEXP_REPLACE(COALESCE(REGEXP_EXTRACT(message, {}), ''), r'[0-9]+', '<n>')",
                         literal(&only_group(&r.pattern, c))
                     )
                 })
