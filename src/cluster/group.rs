@@ -39,6 +39,9 @@ pub struct Group {
     pub exemplars: Vec<Entry>,
     /// 5xx request logs linked to the group's entries by trace.
     pub linked: LinkedHttp,
+    /// When the group first occurred (at ERROR or above, or a failed request) on each
+    /// instance (else trace): what precursor chains are read from.
+    pub onsets: Vec<(String, DateTime<Utc>)>,
 }
 
 /// The 5xx request logs a source linked to a group by trace: all counted, a bounded
@@ -78,6 +81,9 @@ impl Clusterer<'_> {
         let fp = sig.fingerprint.clone();
         let floor = sig.severity_floor;
         let position = self.position_for(sig);
+        for (name, t) in &group.onsets {
+            self.onsets.observe(super::name_key(name), position, *t);
+        }
         let redactor = self.redactor;
         let cluster = &mut self.clusters[position as usize];
         let mut severity = group.severity;

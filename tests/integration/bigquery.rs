@@ -553,8 +553,8 @@ async fn load(url: &str, dataset: &str, entries: &[Value]) {
 }
 
 /// What must agree per cluster: count, severity, first and last seen (to the
-/// microsecond, BigQuery's precision), linked 5xx, and the deploy status.
-fn clusters(report: &Value) -> BTreeMap<String, (u64, String, String, String, u64)> {
+/// microsecond, BigQuery's precision), linked 5xx, and the observed precursors.
+fn clusters(report: &Value) -> BTreeMap<String, (u64, String, String, String, u64, String)> {
     let us = |v: &Value| {
         v.as_str()
             .unwrap_or("")
@@ -575,6 +575,13 @@ fn clusters(report: &Value) -> BTreeMap<String, (u64, String, String, String, u6
                     us(&c["first_seen"]),
                     us(&c["last_seen"]),
                     c["http_failures"]["count"].as_u64().unwrap(),
+                    c["precursors"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| p["fingerprint"].as_str().unwrap_or(""))
+                        .collect::<Vec<_>>()
+                        .join(","),
                 ),
             )
         })

@@ -278,6 +278,14 @@ fn group_of(row: &Value) -> Result<Group> {
             })
             .unwrap_or_default(),
         exemplars,
+        onsets: row["onsets"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|o| Some((o["name"].as_str()?.to_string(), time(&o["first"])?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
         linked: LinkedHttp {
             count: row["linked_5xx"].as_u64().unwrap_or(0),
             by_instance: row["linked_by_instance"].as_u64().unwrap_or(0),

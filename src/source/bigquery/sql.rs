@@ -403,7 +403,7 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
     );
     let _ = write!(
         sql,
-        "keyed AS (\n  SELECT *, {} AS group_key FROM (\n    SELECT *,\n    {} AS coarse_key,\n    {floors} AS rule_floor\n    FROM ruled\n  ) AS k\n  \
+        "keyed AS (\n  SELECT *, {} AS group_key, IF(level < 400 AND rule_floor > level, rule_floor, level) AS eff FROM (\n    SELECT *,\n    {} AS coarse_key,\n    {floors} AS rule_floor\n    FROM ruled\n  ) AS k\n  \
          WHERE (level >= {min} OR http_status >= 500 OR (level < 400 AND rule_floor >= {min}){})\n    \
          AND NOT REGEXP_CONTAINS(SPLIT(message, '\\n')[SAFE_OFFSET(0)], {})",
         match grouping {
@@ -432,8 +432,8 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
         // as a group of its own, as the clusterer links them.
         let _ = write!(
             sql,
-            "errors AS (\n  SELECT trace AS t, instance AS inst, coarse_key AS err_key, timestamp AS et, level AS lv\n  \
-             FROM keyed WHERE level >= 500 AND NOT {REQUEST_5XX}\n),\n\
+            "errors AS (\n  SELECT trace AS t, instance AS inst, coarse_key AS err_key, timestamp AS et, eff AS lv\n  \
+             FROM keyed WHERE eff >= 500 AND NOT {REQUEST_5XX}\n),\n\
              worst AS (\n  SELECT t, err_key, et FROM (\n    SELECT t, err_key, et, ROW_NUMBER() OVER (PARTITION BY t ORDER BY lv DESC, et) AS rn\n    \
              FROM errors WHERE t IS NOT NULL\n  ) AS w WHERE rn = 1\n),\n\
              by_trace AS (\n  SELECT r.*, w.err_key, 'trace' AS how FROM keyed AS r JOIN worst AS w ON r.trace = w.t\n  \
@@ -460,7 +460,7 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
     let _ = write!(
         sql,
         "groups AS (\n  SELECT group_key, COUNT(*) AS n, MIN(timestamp) AS first_seen, MAX(timestamp) AS last_seen,\n    \
-         MAX(level) AS max_severity, COUNT(DISTINCT message) AS variants,\n    \
+         MAX(eff) AS max_severity, COUNT(DISTINCT message) AS variants,\n    \
          ARRAY_AGG({EXEMPLAR} ORDER BY timestamp, insert_id LIMIT {EARLY}) AS early,\n    \
          ARRAY_AGG({EXEMPLAR} ORDER BY timestamp DESC, insert_id DESC LIMIT {LATE}) AS late\n  \
          FROM entries GROUP BY group_key\n),\n"
@@ -482,6 +482,12 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
         "minutes AS (\n  SELECT group_key, ARRAY_AGG(STRUCT(minute AS minute, n AS n) ORDER BY minute LIMIT 50000) AS per_minute\n  \
          FROM (SELECT group_key, TIMESTAMP_TRUNC(timestamp, MINUTE) AS minute, COUNT(*) AS n FROM entries GROUP BY group_key, minute)\n  \
          GROUP BY group_key\n),\n\
+         onsets AS (\n  SELECT group_key, ARRAY_AGG(STRUCT(v AS name, t AS first) ORDER BY t, v LIMIT {INSTANCES}) AS onsets\n  \
+         FROM (SELECT group_key, COALESCE(instance, trace) AS v,\n    \
+         MIN(IF({REQUEST_5XX}, TIMESTAMP_ADD(timestamp, INTERVAL CAST(COALESCE(http_latency_ms, 0) AS INT64) MILLISECOND), timestamp)) AS t\n    \
+         FROM entries WHERE (eff >= 500 OR http_status >= 500) AND COALESCE(instance, trace) IS NOT NULL\n    \
+         GROUP BY group_key, v)\n  \
+         GROUP BY group_key\n),\n\
          messages AS (\n  SELECT group_key, ARRAY_AGG(STRUCT(m AS message, n AS n) ORDER BY n DESC, m LIMIT {VARIANTS}) AS top_messages\n  \
          FROM (SELECT group_key, message AS m, COUNT(*) AS n FROM entries GROUP BY group_key, message)\n  \
          GROUP BY group_key\n)\n"
@@ -497,10 +503,10 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
     let _ = write!(
         sql,
         "SELECT g.group_key, g.n, g.first_seen, g.last_seen, g.max_severity, g.variants, g.early, g.late,\n  \
-         r.by_revision, s.by_service, i.by_instance, m.per_minute, t.top_messages{link_columns}\n\
+         r.by_revision, s.by_service, i.by_instance, m.per_minute, t.top_messages, o.onsets{link_columns}\n\
          FROM groups AS g\n  LEFT JOIN revisions AS r USING (group_key)\n  LEFT JOIN services AS s USING (group_key)\n  \
          LEFT JOIN instances AS i USING (group_key)\n  LEFT JOIN minutes AS m USING (group_key)\n  \
-         LEFT JOIN messages AS t USING (group_key){link_joins}\n\
+         LEFT JOIN messages AS t USING (group_key)\n  LEFT JOIN onsets AS o USING (group_key){link_joins}\n\
          ORDER BY g.n DESC, g.group_key\nLIMIT {MAX_GROUPS}\n"
     );
     sql
