@@ -108,6 +108,9 @@ pub struct BigQuery {
     pub print_sql: bool,
     /// Dry run: print the estimate and stop.
     pub estimate: bool,
+    /// The deploy time, when known: per-minute counts are split there, so every
+    /// entry counts on its own side of the deploy.
+    pub split_at: Option<DateTime<Utc>>,
 }
 
 /// `PROJECT.DATASET.VIEW`, each part checked so it can be inlined in backticks.
@@ -246,6 +249,7 @@ impl BigQuery {
                 .unwrap_or(DEFAULT_MAXIMUM_BYTES_BILLED),
             print_sql: b.print_sql,
             estimate: b.estimate,
+            split_at: None,
         })
     }
 }
@@ -720,12 +724,10 @@ impl Analyze {
                 clock,
             )?;
             if let Some(d) = &deploy {
-                if let DeployAnchor::Revision(_) = d.anchor {
-                    return Err(Error::Usage(
-                        "--deployed-revision is not supported with --bigquery-table yet: give --deployed-at TIME".into(),
-                    ));
-                }
                 deploy_window(&mut bq.cloud, d, explicit_window)?;
+                if let DeployAnchor::At(at) = d.anchor {
+                    bq.split_at = Some(at);
+                }
             }
             if a.assignments.is_some() {
                 return Err(Error::Usage(

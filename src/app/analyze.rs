@@ -256,6 +256,8 @@ struct Setup {
     deployed_at: Option<DateTime<Utc>>,
     /// The Cloud Logging read, moved to start a baseline before the deploy.
     moved: Option<Cloud>,
+    /// The same for the Log Analytics engine.
+    moved_bq: Option<BigQuery>,
 }
 
 impl Setup {
@@ -287,6 +289,27 @@ impl Setup {
             deployed_at = Some(at);
             moved = Some(c);
         }
+        let mut moved_bq: Option<BigQuery> = None;
+        if let (Source::BigQuery(bq), Some(d)) = (&s.source, &s.deploy)
+            && let DeployAnchor::Revision(rev) = &d.anchor
+        {
+            let at = bigquery::first_entry_of(bq, rev)?.ok_or_else(|| {
+                Error::Usage(format!(
+                    "--deployed-revision {rev}: no entry of that revision in {} between {} and {} (widen --since or --from)",
+                    bq.table.sql(),
+                    crate::source::query::timestamp(bq.cloud.scope.from),
+                    crate::source::query::timestamp(bq.cloud.scope.until)
+                ))
+            })?;
+            let mut b = (**bq).clone();
+            b.cloud.set_from(crate::deploy::back(
+                at,
+                d.baseline.unwrap_or(b.cloud.scope.until - at),
+            ));
+            b.split_at = Some(at);
+            deployed_at = Some(at);
+            moved_bq = Some(b);
+        }
         // Every input opens before any is read, so a typo fails before anything is printed.
         if let Source::Files(inputs) = &s.source {
             files::check_inputs(inputs)?;
@@ -303,6 +326,7 @@ impl Setup {
             redactor,
             deployed_at,
             moved,
+            moved_bq,
         })
     }
 }
@@ -498,6 +522,7 @@ fn read(
                 }
             }
             Source::BigQuery(bq) => {
+                let bq = setup.moved_bq.as_ref().unwrap_or(bq);
                 let outcome = bigquery::groups(bq, rules)?;
                 for w in &outcome.warnings {
                     warn(output, w);

@@ -553,8 +553,11 @@ async fn load(url: &str, dataset: &str, entries: &[Value]) {
 }
 
 /// What must agree per cluster: count, severity, first and last seen (to the
-/// microsecond, BigQuery's precision), linked 5xx, and the observed precursors.
-fn clusters(report: &Value) -> BTreeMap<String, (u64, String, String, String, u64, String)> {
+/// microsecond, BigQuery's precision), linked 5xx, the observed precursors and the
+/// change across the deploy.
+type Compared = (u64, String, String, String, u64, String, String);
+
+fn clusters(report: &Value) -> BTreeMap<String, Compared> {
     let us = |v: &Value| {
         v.as_str()
             .unwrap_or("")
@@ -582,6 +585,7 @@ fn clusters(report: &Value) -> BTreeMap<String, (u64, String, String, String, u6
                         .map(|p| p["fingerprint"].as_str().unwrap_or(""))
                         .collect::<Vec<_>>()
                         .join(","),
+                    c["change"]["status"].as_str().unwrap_or("").to_string(),
                 ),
             )
         })
@@ -589,10 +593,12 @@ fn clusters(report: &Value) -> BTreeMap<String, (u64, String, String, String, u6
 }
 
 /// `analyze FILE` and the engine on the same entries, each cluster compared.
-async fn compare(url: &str, dataset: &str, path: &std::path::Path) -> Vec<String> {
+async fn compare(url: &str, dataset: &str, path: &std::path::Path, extra: &[&str]) -> Vec<String> {
     let entries = entries_of(path);
     load(url, dataset, &entries).await;
-    let file = analyze_json(&["--top", "100", "--no-code"], path);
+    let mut args = vec!["--top", "100", "--no-code"];
+    args.extend(extra);
+    let file = analyze_json(&args, path);
     let w = &file["summary"]["window"];
     let end = chrono::DateTime::parse_from_rfc3339(w["end"].as_str().unwrap()).unwrap()
         + chrono::TimeDelta::seconds(1);
@@ -615,7 +621,8 @@ async fn compare(url: &str, dataset: &str, path: &std::path::Path) -> Vec<String
             "--resource-type",
             &rt,
         ])
-        .args(["--top", "100", "--no-code", "--format", "json"]);
+        .args(["--top", "100", "--no-code", "--format", "json"])
+        .args(extra);
     let out = run(cmd).await;
     assert!(
         out.status.code().is_some_and(|c| c <= 1),
@@ -659,7 +666,7 @@ async fn the_engine_gives_the_clusters_of_analyze_file_on_the_same_entries() {
         real("functions__gcpdiag-gcf2__entries-list-wrapper__memory-limit-exceeded-orgpolicy.json"),
     ];
     for (i, path) in same.iter().enumerate() {
-        let diffs = compare(&url, &format!("same_{i}"), path).await;
+        let diffs = compare(&url, &format!("same_{i}"), path, &[]).await;
         assert!(
             diffs.is_empty(),
             "{}:\n{}",
@@ -667,6 +674,16 @@ async fn the_engine_gives_the_clusters_of_analyze_file_on_the_same_entries() {
             diffs.join("\n")
         );
     }
+    // Around a deploy found by its revision's first entry (one lookup query), the
+    // clusters' changes agree too.
+    let deploy = compare(
+        &url,
+        "deploy",
+        &sample("deploy-new-errors.ndjson"),
+        &["--deployed-revision", "orders-api-00042-vex"],
+    )
+    .await;
+    assert!(deploy.is_empty(), "{}", deploy.join("\n"));
     // Frames logged as entries of their own never form groups.
     let split: Vec<Value> = ["TypeError: handler is not a function", "    at route (/srv/api/routes/orders.js:41:17)", "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)"]
         .iter()
@@ -708,6 +725,7 @@ async fn the_engine_gives_the_clusters_of_analyze_file_on_the_same_entries() {
         &url,
         "split",
         &real("cloudrun__pmomax__gcloud-json__node-stack-split-per-line.json"),
+        &[],
     )
     .await;
     assert!(!split.is_empty() && split.len() <= 6, "{split:#?}");

@@ -46,6 +46,14 @@ pub fn where_lines(sql: &str, bq: &BigQuery) -> Option<(u32, u32)> {
     Some((line(at), line(at + w.len())))
 }
 
+/// The time of the first entry of `revision` in the window, if any.
+pub fn first_entry_of(bq: &BigQuery, revision: &str) -> Result<Option<DateTime<Utc>>> {
+    let sql = sql::first_entry(bq, revision);
+    let answer = rest::run(bq, &sql, false, where_lines(&sql, bq))?;
+    let rows = decode_rows(&answer.fields, &answer.rows)?;
+    Ok(rows.first().and_then(|r| time(&r["first"])))
+}
+
 /// `--estimate`: the bytes the query would scan (a dry run).
 pub fn estimate(bq: &BigQuery, rules: &RuleSet) -> Result<(String, Job)> {
     let sql = sql::query(bq, rules, &sql::Grouping::Coarse);

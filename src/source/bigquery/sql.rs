@@ -340,6 +340,19 @@ fn conditions(bq: &BigQuery) -> Vec<String> {
     c
 }
 
+/// The time of the first entry of `revision` in the window (`--deployed-revision`).
+pub fn first_entry(bq: &BigQuery, revision: &str) -> String {
+    let mut scoped = bq.clone();
+    scoped.cloud.scope.revision = Some(revision.to_string());
+    format!(
+        "-- gcp-triage {}: the first entry of revision {}\nSELECT MIN(timestamp) AS first FROM {}\nWHERE {}\n",
+        env!("CARGO_PKG_VERSION"),
+        literal(revision),
+        bq.table.sql(),
+        conditions(&scoped).join("\n  AND ")
+    )
+}
+
 /// The exemplar columns, as one STRUCT (every field aliased).
 const EXEMPLAR: &str = "STRUCT(insert_id AS insert_id, timestamp AS timestamp, severity AS severity, \
      log_name AS log_name, resource_type AS resource_type, resource_labels AS resource_labels, \
@@ -477,10 +490,18 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
              GROUP BY group_key\n),\n"
         );
     }
+    // Per minute; the deploy's own minute is split at the deploy, so every entry
+    // counts on its side of it.
+    let minute = bq.split_at.map_or("TIMESTAMP_TRUNC(timestamp, MINUTE)".to_string(), |at| {
+        format!(
+            "IF(timestamp >= {at} AND TIMESTAMP_TRUNC(timestamp, MINUTE) < {at}, {at}, TIMESTAMP_TRUNC(timestamp, MINUTE))",
+            at = ts(at)
+        )
+    });
     let _ = write!(
         sql,
         "minutes AS (\n  SELECT group_key, ARRAY_AGG(STRUCT(minute AS minute, n AS n) ORDER BY minute LIMIT 50000) AS per_minute\n  \
-         FROM (SELECT group_key, TIMESTAMP_TRUNC(timestamp, MINUTE) AS minute, COUNT(*) AS n FROM entries GROUP BY group_key, minute)\n  \
+         FROM (SELECT group_key, {minute} AS minute, COUNT(*) AS n FROM entries GROUP BY group_key, minute)\n  \
          GROUP BY group_key\n),\n\
          onsets AS (\n  SELECT group_key, ARRAY_AGG(STRUCT(v AS name, t AS first) ORDER BY t, v LIMIT {INSTANCES}) AS onsets\n  \
          FROM (SELECT group_key, COALESCE(instance, trace) AS v,\n    \
