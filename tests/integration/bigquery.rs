@@ -664,6 +664,11 @@ async fn the_engine_gives_the_clusters_of_analyze_file_on_the_same_entries() {
         real("cloudrun__synapseai__gcloud-json__startup-crash-traceback.json"),
         real("cloudrun__verityngn__gcloud-json__jsonpayload-level-tracebacks.json"),
         real("functions__gcpdiag-gcf2__entries-list-wrapper__memory-limit-exceeded-orgpolicy.json"),
+        // Traces logged line by line: the heads' lines are fetched and stitched.
+        real("cloudrun__pmomax__gcloud-json__node-stack-split-per-line.json"),
+        real(
+            "cloudrun__orchestra-ci__gcloud-json-utf16le-bom__sqlite-malformed-crashloop-image-missing.json",
+        ),
     ];
     for (i, path) in same.iter().enumerate() {
         let diffs = compare(&url, &format!("same_{i}"), path, &[]).await;
@@ -719,16 +724,17 @@ async fn the_engine_gives_the_clusters_of_analyze_file_on_the_same_entries() {
     let titles = crate::titles(&report);
     assert_eq!(titles.len(), 1, "{titles:?}");
     assert!(titles[0].contains("TypeError"), "{titles:?}");
-    // Split traces are not rejoined in SQL (README: differences): the clusters the
-    // stitcher makes of them differ, nothing else.
-    let split = compare(
+    // Lines the stitcher joins by time alone (not by their shape) stay groups of their
+    // own (README: differences): two on this export, nothing else differs.
+    let timed = compare(
         &url,
-        "split",
-        &real("cloudrun__pmomax__gcloud-json__node-stack-split-per-line.json"),
+        "timed",
+        &real("cloudrun__stadium__gcloud-json-utf16__go-crashloop.json"),
         &[],
     )
     .await;
-    assert!(!split.is_empty() && split.len() <= 6, "{split:#?}");
+    assert_eq!(timed.len(), 2, "{timed:#?}");
+    assert!(timed.iter().all(|d| d.contains("file None")), "{timed:#?}");
 }
 
 #[test]

@@ -15,11 +15,12 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::cluster::{Group, LinkedHttp};
-use crate::entry::Severity;
+use crate::entry::{Entry, Severity};
 use crate::error::{Error, Result};
 use crate::settings::BigQuery;
 use crate::signature::rules::RuleSet;
 use crate::source::files::{self, Item};
+use crate::stitch::Stitcher;
 
 pub use rest::Job;
 
@@ -114,6 +115,12 @@ pub fn groups(bq: &BigQuery, rules: &RuleSet) -> Result<Outcome> {
             ));
         }
         let mut group = group_of(&row)?;
+        if row["trace_heads"].as_u64().unwrap_or(0) > 0 {
+            let job = stitch_exemplars(bq, &mut group)?;
+            out.job.requests += job.requests;
+            out.job.retries += job.retries;
+            out.follow_ups += 1;
+        }
         let status = key.rsplit(' ').next().and_then(|s| s.parse::<u16>().ok());
         if key.starts_with("http:") && status.is_some_and(|s| s >= 500) {
             // A 5xx request cluster: its own request logs are its HTTP failures.
@@ -128,6 +135,51 @@ pub fn groups(bq: &BigQuery, rules: &RuleSet) -> Result<Outcome> {
         out.groups.push(group);
     }
     Ok(out)
+}
+
+/// Rejoins a trace logged line by line: fetches the lines after each exemplar on its
+/// stream and runs them through the stitcher, so the exemplars (and the group's
+/// signature) are the whole trace, as `analyze FILE` sees it.
+fn stitch_exemplars(bq: &BigQuery, group: &mut Group) -> Result<Job> {
+    let heads: Vec<(String, String, String, DateTime<Utc>)> = group
+        .exemplars
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e.log_id.clone(),
+                e.service.clone().unwrap_or_default(),
+                e.instance.clone().unwrap_or_default(),
+                e.timestamp?,
+            ))
+        })
+        .collect();
+    let sql = sql::neighbours(bq, &heads);
+    let answer = rest::run(bq, &sql, false, None)?;
+    let mut lines: Vec<Entry> = Vec::new();
+    for (i, row) in decode_rows(&answer.fields, &answer.rows)?
+        .iter()
+        .enumerate()
+    {
+        let text = serde_json::to_string(&log_entry(&row["e"])).map_err(Error::Serialize)?;
+        if let Item::Entry(e) = files::parse_entry(i as u64 + 1, &text) {
+            lines.push(*e);
+        }
+    }
+    let mut stitcher = Stitcher::default();
+    let mut whole_traces: Vec<Entry> = Vec::new();
+    for e in lines {
+        stitcher.push(e, &mut |st| whole_traces.push(st.entry));
+    }
+    stitcher.finish(&mut |st| whole_traces.push(st.entry));
+    for ex in &mut group.exemplars {
+        if let Some(whole) = whole_traces
+            .iter()
+            .find(|s| s.insert_id.is_some() && s.insert_id == ex.insert_id)
+        {
+            *ex = whole.clone();
+        }
+    }
+    Ok(answer.job)
 }
 
 /// The fingerprint a group's message signs to: a 5xx request log's message is its

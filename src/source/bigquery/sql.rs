@@ -24,6 +24,8 @@ pub const LATE: usize = 2;
 pub const VARIANTS: usize = 20;
 /// Instance ids returned per group.
 pub const INSTANCES: usize = 200;
+/// Lines fetched after a group's trace heads, at most.
+pub const NEIGHBOURS: usize = 600;
 /// Linked 5xx request logs returned whole per group (all are counted).
 pub const LINKED: usize = 50;
 
@@ -362,8 +364,9 @@ const EXEMPLAR: &str = "STRUCT(insert_id AS insert_id, timestamp AS timestamp, s
      http_latency_ms AS http_latency_ms, src_file AS src_file, src_line AS src_line, \
      src_function AS src_function)";
 
-/// The whole query.
-pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
+/// `WITH base AS (...)`: the view's fields flattened (the first CTE, as the emulator
+/// also needs), the message as the entry model reads it, and the WHERE clause.
+fn base_cte(bq: &BigQuery) -> String {
     let t = bq.cloud.scope.resource_type;
     let service = t.service_label().map_or("NULL".to_string(), |l| {
         format!("JSON_VALUE(resource.labels.{l})")
@@ -372,12 +375,6 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
         format!("JSON_VALUE(resource.labels.{l})")
     });
     let mut sql = String::new();
-    let _ = writeln!(
-        sql,
-        "-- gcp-triage {}: error groups of {} (Log Analytics)",
-        env!("CARGO_PKG_VERSION"),
-        bq.table.sql()
-    );
     // Fields are flattened in the first CTE; the message follows the entry model:
     // text payload, else the JSON payload's message keys, else the payload itself.
     let _ = write!(
@@ -401,6 +398,55 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
         bq.table.sql(),
         conditions(bq).join("\n    AND ")
     );
+    sql
+}
+
+/// The entries that follow each of `heads` (log id, service, instance, time) within two
+/// seconds on its stream, the head included: the lines a split trace was logged as,
+/// for the stitcher to rejoin.
+pub fn neighbours(bq: &BigQuery, heads: &[(String, String, String, DateTime<Utc>)]) -> String {
+    let mut sql = format!(
+        "-- gcp-triage {}: the lines after trace heads\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    sql.push_str(base_cte(bq).trim_end().trim_end_matches(','));
+    let near: Vec<String> = heads
+        .iter()
+        .map(|(log, service, instance, t)| {
+            let log = format!("/logs/{log}");
+            format!(
+                "(ENDS_WITH(REPLACE(REPLACE(log_name, '%2F', '/'), '%2f', '/'), {}) AND COALESCE(service, '') = {} AND COALESCE(instance, '') = {} AND timestamp >= {} AND timestamp <= TIMESTAMP_ADD({}, INTERVAL 2 SECOND))",
+                literal(&log),
+                literal(service),
+                literal(instance),
+                ts(*t),
+                ts(*t)
+            )
+        })
+        .collect();
+    let _ = write!(
+        sql,
+        "\nSELECT {EXEMPLAR} AS e FROM base\nWHERE {}\nORDER BY timestamp, insert_id\nLIMIT {}\n",
+        if near.is_empty() {
+            "FALSE".to_string()
+        } else {
+            near.join("\n   OR ")
+        },
+        NEIGHBOURS
+    );
+    sql
+}
+
+/// The whole query.
+pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
+    let mut sql = String::new();
+    let _ = writeln!(
+        sql,
+        "-- gcp-triage {}: error groups of {} (Log Analytics)",
+        env!("CARGO_PKG_VERSION"),
+        bq.table.sql()
+    );
+    sql.push_str(&base_cte(bq));
     let (captures, floors) = per_rule(rules);
     let min = severity_number(bq.cloud.scope.min_severity);
     // The entry's own severity, else the level its payload or its first words say
@@ -410,7 +456,9 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
         "ruled AS (\n  SELECT *,\n    {} AS rule_id,\n    \
          GREATEST({SEVERITY_NUMBER},\n      CASE UPPER(COALESCE(JSON_VALUE(json_payload_raw.severity), JSON_VALUE(json_payload_raw.level), \
          JSON_VALUE(json_payload_raw.levelname), JSON_VALUE(json_payload_raw.log_level), JSON_VALUE(json_payload_raw.loglevel), '')) {LEVEL_NUMBER},\n      \
-         CASE REGEXP_EXTRACT(message, r'^[^A-Za-z]{{0,40}}(?:(?:level|lvl|severity)=\"?)?([A-Z]{{3,9}})\\b') {LEVEL_NUMBER}) AS level\n  \
+         CASE REGEXP_EXTRACT(message, r'^[^A-Za-z]{{0,40}}(?:(?:level|lvl|severity)=\"?)?([A-Z]{{3,9}})\\b') {LEVEL_NUMBER}) AS level,\n    \
+         LEAD(SPLIT(message, '\\n')[SAFE_OFFSET(0)]) OVER (PARTITION BY log_name, COALESCE(service, ''), COALESCE(instance, '') ORDER BY timestamp, insert_id) AS next_line,\n    \
+         LEAD(timestamp) OVER (PARTITION BY log_name, COALESCE(service, ''), COALESCE(instance, '') ORDER BY timestamp, insert_id) AS next_ts\n  \
          FROM base\n),\n",
         rule_expr(rules)
     );
@@ -474,9 +522,12 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
         sql,
         "groups AS (\n  SELECT group_key, COUNT(*) AS n, MIN(timestamp) AS first_seen, MAX(timestamp) AS last_seen,\n    \
          MAX(eff) AS max_severity, COUNT(DISTINCT message) AS variants,\n    \
+         COUNTIF(next_line IS NOT NULL AND TIMESTAMP_DIFF(next_ts, timestamp, MILLISECOND) <= 2000\n      \
+         AND REGEXP_CONTAINS(next_line, {cont})) AS trace_heads,\n    \
          ARRAY_AGG({EXEMPLAR} ORDER BY timestamp, insert_id LIMIT {EARLY}) AS early,\n    \
          ARRAY_AGG({EXEMPLAR} ORDER BY timestamp DESC, insert_id DESC LIMIT {LATE}) AS late\n  \
-         FROM entries GROUP BY group_key\n),\n"
+         FROM entries GROUP BY group_key\n),\n",
+        cont = literal(crate::stitch::CONTINUATION_SHAPE)
     );
     for (name, column, limit) in [
         ("revisions", "revision", 50),
@@ -523,7 +574,7 @@ pub fn query(bq: &BigQuery, rules: &RuleSet, grouping: &Grouping) -> String {
     };
     let _ = write!(
         sql,
-        "SELECT g.group_key, g.n, g.first_seen, g.last_seen, g.max_severity, g.variants, g.early, g.late,\n  \
+        "SELECT g.group_key, g.n, g.first_seen, g.last_seen, g.max_severity, g.variants, g.trace_heads, g.early, g.late,\n  \
          r.by_revision, s.by_service, i.by_instance, m.per_minute, t.top_messages, o.onsets{link_columns}\n\
          FROM groups AS g\n  LEFT JOIN revisions AS r USING (group_key)\n  LEFT JOIN services AS s USING (group_key)\n  \
          LEFT JOIN instances AS i USING (group_key)\n  LEFT JOIN minutes AS m USING (group_key)\n  \
