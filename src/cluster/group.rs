@@ -114,8 +114,8 @@ impl Clusterer<'_> {
                 cluster.timeline.add(*minute);
             }
         }
-        add_counts(&mut cluster.revisions, &group.revisions);
-        add_counts(&mut cluster.services, &group.services);
+        super::merge::add_counts(&mut cluster.revisions, &group.revisions);
+        super::merge::add_counts(&mut cluster.services, &group.services);
         for i in &group.instances {
             if cluster.instances.len() >= MAX_DISTINCT {
                 break;
@@ -159,15 +159,5 @@ impl Clusterer<'_> {
             }
         }
         Some(fp)
-    }
-}
-
-fn add_counts(to: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
-    for (k, n) in from {
-        if let Some(c) = to.get_mut(k) {
-            *c += n;
-        } else if to.len() < MAX_DISTINCT {
-            to.insert(k.clone(), *n);
-        }
     }
 }

@@ -137,7 +137,7 @@ fn placeholder(like: &Cluster) -> Cluster {
     }
 }
 
-fn add_counts<K: Ord + Clone>(
+pub(super) fn add_counts<K: Ord + Clone>(
     to: &mut std::collections::BTreeMap<K, u64>,
     from: &std::collections::BTreeMap<K, u64>,
 ) {

@@ -496,7 +496,7 @@ fn build_whys(
 }
 
 /// Names inside `{...}` in a template.
-fn placeholders(template: &str) -> Vec<&str> {
+pub(crate) fn placeholders(template: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = template;
     while let Some(start) = rest.find('{') {

@@ -286,20 +286,6 @@ fn counts(v: &Value) -> BTreeMap<String, u64> {
         .unwrap_or_default()
 }
 
-fn severity_of_number(n: i64) -> Severity {
-    match n {
-        n if n >= 800 => Severity::Emergency,
-        n if n >= 700 => Severity::Alert,
-        n if n >= 600 => Severity::Critical,
-        n if n >= 500 => Severity::Error,
-        n if n >= 400 => Severity::Warning,
-        n if n >= 300 => Severity::Notice,
-        n if n >= 200 => Severity::Info,
-        n if n >= 100 => Severity::Debug,
-        _ => Severity::Default,
-    }
-}
-
 /// One decoded row as a [`Group`]; its exemplars become entries through the entry
 /// model, as if read from an export.
 fn group_of(row: &Value) -> Result<Group> {
@@ -325,7 +311,7 @@ fn group_of(row: &Value) -> Result<Group> {
         count: row["n"].as_u64().unwrap_or(0),
         first_seen: time(&row["first_seen"]),
         last_seen: time(&row["last_seen"]),
-        severity: severity_of_number(row["max_severity"].as_i64().unwrap_or(0)),
+        severity: Severity::from_number(row["max_severity"].as_i64().unwrap_or(0)),
         revisions: counts(&row["by_revision"]),
         services: counts(&row["by_service"]),
         instances: counts(&row["by_instance"]).into_keys().collect(),

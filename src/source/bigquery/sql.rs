@@ -167,20 +167,11 @@ fn only_group(pattern: &str, name: &str) -> String {
 }
 
 /// The capture names a rule's fingerprint template uses, in order.
-fn fingerprint_captures(rule: &Rule) -> Vec<String> {
-    let Some(t) = &rule.fingerprint else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    let mut rest = t.as_str();
-    while let Some(start) = rest.find('{') {
-        let Some(len) = rest[start + 1..].find('}') else {
-            break;
-        };
-        out.push(rest[start + 1..start + 1 + len].to_string());
-        rest = &rest[start + 1 + len + 1..];
-    }
-    out
+fn fingerprint_captures(rule: &Rule) -> Vec<&str> {
+    rule.fingerprint
+        .as_deref()
+        .map(crate::signature::rules::placeholders)
+        .unwrap_or_default()
 }
 
 /// The rules that run in SQL, in the order the rule set decides between them
