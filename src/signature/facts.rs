@@ -181,9 +181,17 @@ pub enum Judgement {
     RuledOut(String, Vec<String>),
 }
 
+/// Compiles a hypothesis's value pattern so that it matches whole values only. The
+/// pattern is checked on its own first: wrapping must not make a broken pattern valid
+/// (`a)|(b`). Anchoring the whole alternation matters: `[1-9]|[1-9][0-9]` finds `4`
+/// in `42` first and would otherwise miss the whole value.
+pub(crate) fn whole_value_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    Regex::new(pattern)?;
+    Regex::new(&format!("^(?:{pattern})$"))
+}
+
 fn whole(re: &Regex, value: &str) -> bool {
-    re.find(value)
-        .is_some_and(|m| m.start() == 0 && m.end() == value.len())
+    re.is_match(value)
 }
 
 impl Hypothesis {
@@ -245,7 +253,7 @@ mod tests {
         let compile = |pairs: &[(&str, &str)]| {
             pairs
                 .iter()
-                .map(|(n, p)| ((*n).to_string(), Regex::new(p).unwrap()))
+                .map(|(n, p)| ((*n).to_string(), whole_value_regex(p).unwrap()))
                 .collect()
         };
         Hypothesis {
@@ -278,6 +286,23 @@ mod tests {
             h.judge(&facts, &[tally(&[("NotFoundYet", 2)])]),
             Judgement::Open
         );
+    }
+
+    #[test]
+    fn an_alternative_that_finds_a_prefix_first_still_matches_the_whole_value() {
+        let facts = [fact("code")];
+        // `[1-9]` alone finds `4` in `42`: the alternation as a whole must decide.
+        let h = hypothesis(&[("code", "1|14")], &[("code", "[1-9]|[1-9][0-9]")]);
+        assert_eq!(
+            h.judge(&facts, &[tally(&[("42", 2), ("7", 1)])]),
+            Judgement::RuledOut("code".into(), vec!["42".into(), "7".into()])
+        );
+        assert_eq!(
+            h.judge(&facts, &[tally(&[("14", 1), ("140", 1)])]),
+            Judgement::Supported("code".into(), "14".into())
+        );
+        // Wrapping does not make a broken pattern valid.
+        assert!(whole_value_regex("a)|(b").is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use regex::{Regex, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
 
-use super::facts::{Fact, FactDef, Hypothesis, HypothesisDef};
+use super::facts::{Fact, FactDef, Hypothesis, HypothesisDef, whole_value_regex};
 use crate::entry::Severity;
 use crate::error::{Error, Result};
 
@@ -373,14 +373,17 @@ fn build_rule(origin: &str, def: RuleDef) -> std::result::Result<Rule, Vec<Strin
 }
 
 fn compile_part(pattern: &str) -> std::result::Result<Regex, String> {
-    Regex::new(pattern).map_err(|e| {
-        e.to_string()
-            .lines()
-            .last()
-            .unwrap_or("")
-            .trim()
-            .to_string()
-    })
+    Regex::new(pattern).map_err(|e| regex_problem(&e))
+}
+
+/// The last line of a regex error (the one that says what is wrong).
+fn regex_problem(e: &regex::Error) -> String {
+    e.to_string()
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 /// Compiles the declared facts: each reads its own pattern's capture of its name
@@ -474,7 +477,7 @@ fn build_whys(
                         problems.push(at(format!("whys[{i}]: {name:?} is not a declared fact")));
                         return None;
                     }
-                    match compile_part(pattern) {
+                    match whole_value_regex(pattern).map_err(|e| regex_problem(&e)) {
                         Ok(re) => Some((name.clone(), re)),
                         Err(e) => {
                             problems.push(at(format!("whys[{i}]: {name}: invalid regex: {e}")));

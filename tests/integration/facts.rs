@@ -195,18 +195,21 @@ fn exit_codes_are_judged_by_what_the_number_means() {
             .starts_with("The process exited by itself")
     );
 
-    let exited = export(&vec!["Container called exit(3).".to_string(); 2]);
-    let c = analyze_json(&[], exited.path());
-    let c = cluster(&c, "cloudrun-container-exit");
-    let ruled: Vec<&str> = c["ruled_out"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["hypothesis"].as_str().unwrap())
-        .collect();
-    assert_eq!(ruled.len(), 2, "{ruled:?}");
-    assert!(ruled.iter().any(|h| h.contains("SIGKILL")));
-    assert!(ruled.iter().any(|h| h.contains("native code")));
+    // One, two and three digits, up to 128: the process chose to exit.
+    for code in [3, 42, 127] {
+        let exited = export(&vec![format!("Container called exit({code})."); 2]);
+        let c = analyze_json(&[], exited.path());
+        let c = cluster(&c, "cloudrun-container-exit");
+        let ruled: Vec<&str> = c["ruled_out"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["hypothesis"].as_str().unwrap())
+            .collect();
+        assert_eq!(ruled.len(), 2, "exit({code}): {ruled:?}");
+        assert!(ruled.iter().any(|h| h.contains("SIGKILL")));
+        assert!(ruled.iter().any(|h| h.contains("native code")));
+    }
 }
 
 #[test]
