@@ -686,6 +686,44 @@ pub fn rule_loader(data: &[u8]) {
         }
         let signature = sign_message(&set, message);
         assert_eq!(signature.rule, Some(m.index), "signature and match differ");
+        check_facts(m.rule, message, &signature.facts);
+    }
+}
+
+/// The facts a message states: one slot per declared fact, a value is never blank and
+/// (unless templated) is text of the message; the rule's hypotheses are judged by
+/// tallies of those values: a ruled-out hypothesis names exactly the stated values, a
+/// supported one a value that was stated.
+fn check_facts(rule: &crate::signature::rules::Rule, message: &str, facts: &[Option<String>]) {
+    use crate::signature::facts::{Judgement, Tally};
+    assert_eq!(facts.len(), rule.facts.len(), "one slot per declared fact");
+    let mut tallies = Vec::new();
+    for (fact, value) in rule.facts.iter().zip(facts) {
+        let mut tally = Tally::default();
+        if let Some(v) = value {
+            assert!(!v.trim().is_empty(), "fact {} is blank", fact.name);
+            assert!(
+                fact.template || message.contains(v.as_str()),
+                "fact {} = {v:?} is not in the message",
+                fact.name
+            );
+            tally.observe(v, str::to_string, None, || None);
+            tally.observe(v, str::to_string, None, || None);
+            assert_eq!(tally.entries(), 2);
+        }
+        tallies.push(tally);
+    }
+    let stated = |name: &str| {
+        let i = rule.facts.iter().position(|f| f.name == name);
+        i.and_then(|i| facts[i].clone())
+            .expect("a judgement names a fact the message states")
+    };
+    for why in &rule.whys {
+        match why.judge(&rule.facts, &tallies) {
+            Judgement::Open => {}
+            Judgement::Supported(name, value) => assert_eq!(stated(&name), value),
+            Judgement::RuledOut(name, values) => assert_eq!(vec![stated(&name)], values),
+        }
     }
 }
 
