@@ -217,7 +217,11 @@ pub fn rules_explain(
         }
     };
     let raw_facts = sig.facts.clone();
-    let sig = sig.redacted(redactor);
+    // Parts derived from the message (templates, masked values) lose the words its
+    // secrets held, even where deriving them cut a secret out of its shape.
+    let removed = crate::redact::Removed::from_message(message);
+    let scrub = |v: &str| removed.scrub(redactor, v).into_owned();
+    let sig = sig.redacted(message, redactor);
     let mut out = String::new();
     let mut line = |k: &str, v: &str| {
         let _ = writeln!(out, "{k:<13} {v}");
@@ -239,11 +243,7 @@ pub fn rules_explain(
             if let Some(r) = rule {
                 // A template fact is no substring of the message: redact it as it is.
                 let shown_fact = |f: &crate::signature::facts::Fact, v: &str| {
-                    if f.template {
-                        redactor.redact(v).into_owned()
-                    } else {
-                        shown(v)
-                    }
+                    if f.template { scrub(v) } else { shown(v) }
                 };
                 explain_facts(r, &raw_facts, &shown_fact, &mut line);
             }
@@ -257,24 +257,22 @@ pub fn rules_explain(
             } => {
                 line("matched", "no rule; fallback: stack trace");
                 line("language", lang);
-                line("exception", &redactor.redact(&exception));
+                line("exception", &scrub(&exception));
                 line(
                     "frame",
                     &frame
                         .as_deref()
-                        .map_or("(no application frame found)".into(), |f| {
-                            redactor.redact(f)
-                        }),
+                        .map_or("(no application frame found)".into(), scrub),
                 );
             }
             Fallback::Fields { key, title } => {
                 line("matched", "no rule; fallback: JSON fields");
-                line("title", &redactor.redact(&title));
-                line("fields", &redactor.redact(&key));
+                line("title", &scrub(&title));
+                line("fields", &scrub(&key));
             }
             Fallback::Template(t) => {
                 line("matched", "no rule; fallback: masked template");
-                line("template", &redactor.redact(&t));
+                line("template", &scrub(&t));
                 let mut masked = Vec::new();
                 signature::fallback::mask_with(
                     signature::fallback::first_line(message),
@@ -287,7 +285,7 @@ pub fn rules_explain(
                             "{:<10} {:?} -> {}",
                             m.class,
                             shown(&m.original),
-                            m.replacement
+                            scrub(&m.replacement)
                         ),
                     );
                 }

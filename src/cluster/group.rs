@@ -67,11 +67,11 @@ impl Clusterer<'_> {
         let mut signed = None;
         for e in &group.exemplars {
             if let Verdict::Signed(sig) = judge(self.rules, self.min_severity, e) {
-                signed = Some(*sig);
+                signed = Some((*sig, e.message.as_str()));
                 break;
             }
         }
-        let Some(mut sig) = signed else {
+        let Some((mut sig, message)) = signed else {
             self.counts.below_threshold += group.count;
             return None;
         };
@@ -80,7 +80,7 @@ impl Clusterer<'_> {
         self.added += group.count;
         let fp = sig.fingerprint.clone();
         let floor = sig.severity_floor;
-        let position = self.position_for(sig);
+        let position = self.position_for(sig, message);
         for (name, t) in &group.onsets {
             self.onsets.observe(super::name_key(name), position, *t);
         }

@@ -723,7 +723,7 @@ impl<'r> Clusterer<'r> {
         self.counts.clustered += 1;
         let fp = sig.fingerprint.clone();
         let facts = std::mem::take(&mut sig.facts);
-        let position = self.position_for(sig);
+        let position = self.position_for(sig, &entry.message);
         self.observe_onset(&entry, position);
         if entry.severity >= Severity::Error && self.anchors < MAX_LINK_RECORDS {
             self.anchors += 1;
@@ -761,8 +761,9 @@ impl<'r> Clusterer<'r> {
         Some(fp)
     }
 
-    /// The position of `sig`'s cluster, created if new.
-    fn position_for(&mut self, sig: Signature) -> u32 {
+    /// The position of `sig`'s cluster, created if new (shown redacted as signed from
+    /// `message`).
+    fn position_for(&mut self, sig: Signature, message: &str) -> u32 {
         if let Some(&p) = self.positions.get(&sig.fingerprint) {
             return p;
         }
@@ -771,7 +772,7 @@ impl<'r> Clusterer<'r> {
         self.positions.insert(sig.fingerprint.clone(), p);
         self.clusters.push(Cluster {
             fingerprint: sig.fingerprint.clone(),
-            signature: sig.redacted(self.redactor),
+            signature: sig.redacted(message, self.redactor),
             count: 0,
             first_seen: None,
             last_seen: None,
@@ -807,7 +808,7 @@ impl<'r> Clusterer<'r> {
     /// Counts a request log into its own method/route/status cluster.
     fn fold_request(&mut self, sig: Signature, entry: &Entry, linked_by: &'static str) -> String {
         let fp = sig.fingerprint.clone();
-        let position = self.position_for(sig);
+        let position = self.position_for(sig, &entry.message);
         self.observe_onset(entry, position);
         let cluster = &mut self.clusters[position as usize];
         cluster.observe(entry, entry.severity.max(Severity::Warning));
@@ -1076,7 +1077,11 @@ fn exemplar(entry: &Entry, joined: usize, redactor: Redactor) -> Exemplar {
         revision: entry.revision.clone(),
         instance: entry.instance.clone(),
         trace: entry.trace.clone(),
-        source_location: entry.source_location.clone(),
+        // A function name or file is log text too (rarely set, and short).
+        source_location: entry
+            .source_location
+            .as_deref()
+            .map(|l| redactor.redact(l).into_owned()),
         joined_lines: joined,
         unmasked,
     }

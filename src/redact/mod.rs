@@ -4,11 +4,15 @@
 //! - by place: URL userinfo (`scheme://user:PASSWORD@host`, also cut off before its
 //!   `@host` and with an empty user), `key=value`, `key: value` and JSON `"key": "value"`
 //!   where the key's last word names a secret (password, token, api key, session, ...),
+//!   XML elements and long options named the same way, curl's `-u user:password`,
 //!   query parameters of the same kind, and `Authorization`/`Cookie` headers;
 //! - by shape: PEM private keys (even cut off), JWTs, and token formats whose issuers
 //!   document a prefix (Google, GitHub, GitLab, Slack, Stripe, npm, `PyPI`, Twilio,
-//!   `SendGrid`, AWS, Azure), plus 40-character mixed-case values shaped like AWS secret
-//!   access keys and random-looking values after `Bearer`/`Basic`.
+//!   `SendGrid`, Vault, Shopify, AWS, Azure), plus 40-character mixed-case values shaped
+//!   like AWS secret access keys and random-looking values after `Bearer`/`Basic`.
+//!
+//! Text derived from a message (a template, a capture) passes [`Removed::scrub`]: the
+//! words masking the message removed are removed from it too.
 //!
 //! Personal data (e-mail addresses, phone numbers, payment card numbers, IBANs) is masked
 //! too unless a run keeps it ([`Redactor::keeping_personal_data`]), keeping its shape:
@@ -115,35 +119,46 @@ fn key_words(key: &str) -> Vec<String> {
     words
 }
 
+/// How surely a key names a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SecretKey {
+    /// Its last word names a secret (`db_password`, `apiKey`): any value is masked.
+    Named,
+    /// A strong word stands before its last one (`secret_key_base`, but also
+    /// `secret_name`, `password_min_length`): only a value that looks generated is.
+    Inner,
+}
+
 /// Whether a key names a secret: its last word is (or ends with) a secret word, or is
-/// `key` after a qualifier, or `id` after `session`.
-fn names_secret(key: &str) -> bool {
+/// `key` after a qualifier, or `code` after `auth`/`otp`, or `id` after `session`;
+/// else whether a strong word (password, secret) stands in it.
+fn secret_key(key: &str) -> Option<SecretKey> {
     let words = key_words(key);
-    let Some(last) = words.last() else {
-        return false;
-    };
+    let last = words.last()?;
     let before = words.len().checked_sub(2).map(|i| words[i].as_str());
-    if last == "pass" || SECRET_WORDS.iter().any(|w| last.ends_with(w)) {
-        return true;
+    let named = last == "pass"
+        || SECRET_WORDS.iter().any(|w| last.ends_with(w))
+        // `apikey`, `accesskey`, `AccountKey` written as one word.
+        || last
+            .strip_suffix("key")
+            .is_some_and(|q| KEY_QUALIFIERS.iter().any(|w| q.ends_with(w)))
+        || match (before, last.as_str()) {
+            (Some(b), "key") => KEY_QUALIFIERS.contains(&b),
+            (Some("auth" | "otp" | "mfa" | "totp"), "code") | (Some("session"), "id") => true,
+            _ => false,
+        };
+    if named {
+        return Some(SecretKey::Named);
     }
-    // The strongest words name a secret wherever they stand (`secret_key_base`).
-    if words
+    words
         .iter()
         .any(|w| STRONG_WORDS.iter().any(|s| w.ends_with(s)))
-    {
-        return true;
-    }
-    // `apikey`, `accesskey`, `AccountKey` written as one word.
-    if let Some(q) = last.strip_suffix("key")
-        && KEY_QUALIFIERS.iter().any(|w| q.ends_with(w))
-    {
-        return true;
-    }
-    match (before, last.as_str()) {
-        (Some(b), "key") => KEY_QUALIFIERS.contains(&b),
-        (Some("session"), "id") => true,
-        _ => false,
-    }
+        .then_some(SecretKey::Inner)
+}
+
+#[cfg(test)]
+fn names_secret(key: &str) -> bool {
+    secret_key(key).is_some()
 }
 
 fn names_phone(key: &str) -> bool {
@@ -152,10 +167,44 @@ fn names_phone(key: &str) -> bool {
         .is_some_and(|w| PHONE_WORDS.iter().any(|p| w.ends_with(p)))
 }
 
-/// Already masked: a replacement of ours, or a placeholder such as `<password>`.
+fn names_iban(key: &str) -> bool {
+    key_words(key).last().is_some_and(|w| w == "iban")
+}
+
+/// Already masked: a replacement of ours, or a placeholder written in place of a value
+/// (`<password>`, `<*>`, `(empty)`: small letters, `*`, `_`, `-` or spaces in angle
+/// brackets or parentheses; `<Gh5Jk6Lm7>` is a value).
 fn is_masked(value: &str) -> bool {
     let v = value.trim_start_matches(['"', '\'', '\\']);
-    v.starts_with("[REDACTED") || v.starts_with('<') || v.starts_with("***")
+    if v.starts_with("[REDACTED") || v.starts_with("***") {
+        return true;
+    }
+    let Some(inner) = v.strip_prefix('<').or_else(|| v.strip_prefix('(')) else {
+        return false;
+    };
+    let inner = inner.split(['>', ')']).next().unwrap_or("");
+    !inner.is_empty()
+        && inner
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || matches!(b, b'*' | b'_' | b'-' | b' '))
+}
+
+/// A literal that says there is no value (JSON, YAML, Python, SQL and shell spellings
+/// of booleans and null): `(using password: YES)`, `token=null`.
+fn is_literal(value: &str) -> bool {
+    let v = value.trim_matches(['"', '\'', '\\']);
+    [
+        "true",
+        "false",
+        "yes",
+        "no",
+        "null",
+        "nil",
+        "none",
+        "undefined",
+    ]
+    .iter()
+    .any(|l| v.eq_ignore_ascii_case(l))
 }
 
 /// The quote that opened a quoted value, kept around the replacement.
@@ -178,14 +227,38 @@ fn key_separator() -> &'static Regex {
 }
 
 /// A value at the start of a text: quoted (`"v w"`, `\"v\"`, `'v'`) or bare (to a
-/// space, quote or closing bracket).
+/// space, quote or closing bracket, or to a `,`, `;` or `&` that ends it: one before a
+/// space, a quote or the next `key=`; `pw=a&b9 retries=3` is one value).
 fn value_at(text: &str) -> Option<&str> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| {
-        Regex::new(r#"^(?:\\"(?:[^"\\]|\\[^"])*\\"|"(?:[^"\\]|\\.)*"|'[^'\n]*'|[^\s"',;&}\])]+)"#)
+    static QUOTED: OnceLock<Regex> = OnceLock::new();
+    static NEXT_KEY: OnceLock<Regex> = OnceLock::new();
+    let quoted = QUOTED.get_or_init(|| {
+        Regex::new(r#"^(?:\\"(?:[^"\\]|\\[^"])*\\"|"(?:[^"\\]|\\.)*"|'[^'\n]*')"#)
             .expect("redaction patterns are valid literals")
     });
-    re.find(text).map(|m| m.as_str())
+    if let Some(m) = quoted.find(text) {
+        return Some(m.as_str());
+    }
+    let next_key = NEXT_KEY.get_or_init(|| {
+        Regex::new(r"^[A-Za-z_][A-Za-z0-9_.-]*[=:]").expect("redaction patterns are valid literals")
+    });
+    let mut end = 0;
+    for (i, c) in text.char_indices() {
+        match c {
+            c if c.is_whitespace() => break,
+            '"' | '\'' | '}' | ']' | ')' => break,
+            ',' | ';' | '&' => {
+                let rest = &text[i + 1..];
+                if !rest.starts_with(|n: char| n.is_ascii_alphanumeric()) || next_key.is_match(rest)
+                {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        end = i + c.len_utf8();
+    }
+    (end > 0).then(|| &text[..end])
 }
 
 /// Replaces the values of keys that name a secret, and with `personal` of keys that
@@ -196,7 +269,7 @@ fn key_values(text: &str, personal: bool) -> Option<String> {
     static STEMS: OnceLock<Regex> = OnceLock::new();
     let stems = STEMS.get_or_init(|| {
         Regex::new(
-            "(?i)pass|pwd|secret|token|key|credential|auth|session|cookie|phone|mobile|msisdn",
+            "(?i)pass|pwd|secret|token|key|code|credential|auth|session|cookie|phone|mobile|msisdn|iban",
         )
         .expect("redaction patterns are valid literals")
     });
@@ -210,10 +283,13 @@ fn key_values(text: &str, personal: bool) -> Option<String> {
         if !stems.is_match(key) {
             continue;
         }
-        let with = if names_secret(key) {
+        let kind = secret_key(key);
+        let with = if kind.is_some() {
             REDACTED
         } else if personal && names_phone(key) {
             "<phone>"
+        } else if personal && names_iban(key) {
+            "<iban>"
         } else {
             continue;
         };
@@ -221,9 +297,38 @@ fn key_values(text: &str, personal: bool) -> Option<String> {
             continue;
         };
         let digits = value.bytes().filter(u8::is_ascii_digit).count();
-        if is_masked(value) || (with == "<phone>" && digits < 6) {
+        let kept = match kind {
+            Some(SecretKey::Named) => is_literal(value),
+            // `secret_name=db-password`, `password_min_length=12`, a path or a URL.
+            Some(SecretKey::Inner) => {
+                let v = value.trim_matches(['"', '\'', '\\']);
+                is_literal(value)
+                    || !looks_random(v)
+                    || (v.len() <= 6 && v.bytes().all(|b| b.is_ascii_digit()))
+                    || v.starts_with('/')
+                    || v.contains("://")
+            }
+            None if with == "<iban>" => !iban_valid(value.trim_matches(['"', '\'', '\\'])),
+            None => digits < 6,
+        };
+        // `iban=DE <iban>`: masked already (the country stays).
+        let iban_masked = with == "<iban>" && text[m.end() + value.len()..].starts_with(" <iban>");
+        if kept || iban_masked || is_masked(value) {
             continue;
         }
+        // An IBAN keeps its country, as the shape pattern keeps it (`DE <iban>`).
+        let country: String = value
+            .trim_start_matches(['"', '\'', '\\'])
+            .chars()
+            .take(2)
+            .collect();
+        let iban;
+        let with = if with == "<iban>" && country.chars().all(|c| c.is_ascii_alphabetic()) {
+            iban = format!("{} <iban>", country.to_ascii_uppercase());
+            iban.as_str()
+        } else {
+            with
+        };
         out.push_str(&text[copied..m.end()]);
         out.push_str(&quoted(value, with));
         copied = m.end() + value.len();
@@ -241,6 +346,18 @@ fn looks_random(v: &str) -> bool {
     v.bytes().any(|b| b.is_ascii_digit())
         || v.bytes().skip(1).any(|b| b.is_ascii_uppercase())
         || v.ends_with('=')
+}
+
+fn xml_element(c: &Captures<'_>) -> Option<String> {
+    let (tag, value) = (&c["t"], &c["v"]);
+    (tag == &c["e"] && secret_key(tag) == Some(SecretKey::Named) && !is_masked(value))
+        .then(|| format!("<{tag}>{REDACTED}</{tag}>"))
+}
+
+fn long_option(c: &Captures<'_>) -> Option<String> {
+    let value = &c["v"];
+    (secret_key(&c["f"]) == Some(SecretKey::Named) && !is_masked(value) && !is_literal(value))
+        .then(|| format!("{} {REDACTED}", &c["f"]))
 }
 
 fn scheme_token(c: &Captures<'_>) -> Option<String> {
@@ -375,6 +492,8 @@ fn card_issuer(digits: &[u8]) -> bool {
     match len {
         13 | 16 | 19 if p1 == 4 => true,
         15 => matches!(p2, 34 | 37),
+        // Maestro's issuer ranges.
+        12..=19 if matches!(p4, 5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761..=6763) => true,
         16 if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) => true,
         14..=19 if (300..=305).contains(&p3) || matches!(p2, 36 | 38 | 39) => true,
         16..=19 => {
@@ -392,7 +511,7 @@ fn card(c: &Captures<'_>) -> Option<String> {
     let raw = &c["c"];
     let digits = digits_of(raw);
     // Separated numbers come in the networks' groups of four (or 4-6-5).
-    let groups: Vec<usize> = raw.split([' ', '-']).map(str::len).collect();
+    let groups: Vec<usize> = raw.split([' ', '-', '.']).map(str::len).collect();
     let grouped = groups.len() == 1
         || groups[..groups.len() - 1].iter().all(|&g| g == 4)
         || groups == [4, 6, 5]
@@ -401,23 +520,34 @@ fn card(c: &Captures<'_>) -> Option<String> {
         .then(|| format!("{}<card>{}", &c["b"], &c["a"]))
 }
 
-/// IBAN check digits (ISO 13616): the rearranged number is 1 modulo 97.
-fn iban(c: &Captures<'_>) -> Option<String> {
-    let compact: String = c["i"].chars().filter(|ch| *ch != ' ').collect();
-    if !(15..=34).contains(&compact.len()) {
-        return None;
+/// IBAN check digits (ISO 13616): two letters, two digits, 11 to 30 letters and
+/// digits, and the rearranged number is 1 modulo 97 (any case).
+fn iban_valid(compact: &str) -> bool {
+    let b = compact.as_bytes();
+    if !(15..=34).contains(&b.len())
+        || !b[..2].iter().all(u8::is_ascii_alphabetic)
+        || !b[2..4].iter().all(u8::is_ascii_digit)
+    {
+        return false;
     }
     let rearranged = compact[4..].chars().chain(compact[..4].chars());
     let mut rem: u32 = 0;
     for ch in rearranged {
-        let v = ch.to_digit(36)?;
+        let Some(v) = ch.to_digit(36) else {
+            return false;
+        };
         rem = if v < 10 {
             (rem * 10 + v) % 97
         } else {
             (rem * 100 + v) % 97
         };
     }
-    (rem == 1).then(|| format!("{} <iban>", &compact[..2]))
+    rem == 1
+}
+
+fn iban(c: &Captures<'_>) -> Option<String> {
+    let compact: String = c["i"].chars().filter(|ch| *ch != ' ').collect();
+    iban_valid(&compact).then(|| format!("{} <iban>", &compact[..2]))
 }
 
 /// Country calling codes (ITU-T E.164): 1 and 7 stand alone, these two-digit codes are
@@ -430,12 +560,16 @@ const TWO_DIGIT_CODES: &[&str] = &[
 
 fn phone(c: &Captures<'_>) -> Option<String> {
     let p = &c["p"];
-    let digits: String = p.chars().filter(char::is_ascii_digit).collect();
+    // `+44 …`, or `0044 …` with the international call prefix (ITU-T E.164 annex).
+    let body = p
+        .strip_prefix('+')
+        .or_else(|| p.strip_prefix("00"))
+        .unwrap_or(p);
+    let digits: String = body.chars().filter(char::is_ascii_digit).collect();
     if !(8..=15).contains(&digits.len()) {
         return None;
     }
     // The code as written (`+44 20 …`), else by the numbering plan (`+4420…`).
-    let body = &p[1..];
     let written = body
         .find(|ch: char| !ch.is_ascii_digit())
         .map(|i| &body[..i])
@@ -453,6 +587,11 @@ fn phone(c: &Captures<'_>) -> Option<String> {
 }
 
 fn email(c: &Captures<'_>) -> Option<String> {
+    // A user in a URL (`https://deploy@host`) or an scp-like remote (`git@host:path`)
+    // names an account on a host, not a mailbox.
+    if c.name("url").is_some() || c.name("scp").is_some() {
+        return None;
+    }
     let domain = &c["d"];
     // Service identities are evidence (which account lacked a permission), not people.
     if domain
@@ -461,7 +600,7 @@ fn email(c: &Captures<'_>) -> Option<String> {
     {
         return None;
     }
-    Some(format!("<email>@{domain}"))
+    Some(format!("<email>{}{domain}", &c["at"]))
 }
 
 fn patterns() -> &'static [Pattern] {
@@ -521,6 +660,8 @@ fn patterns() -> &'static [Pattern] {
                     r"|SG\.[0-9A-Za-z_-]{16,32}\.[0-9A-Za-z_-]{16,64}",
                     r"|(?:AKIA|ASIA)[0-9A-Z]{16}",
                     r"|sk-[A-Za-z0-9_-]{20,}",
+                    r"|hv[sbr]\.[A-Za-z0-9_-]{24,}",
+                    r"|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}",
                     r")",
                 ),
                 "[REDACTED]",
@@ -528,6 +669,25 @@ fn patterns() -> &'static [Pattern] {
             secret(
                 r"(?P<h>hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+",
                 "$h[REDACTED]",
+            ),
+            // A Twilio account SID with its auth token (`SID:token`, basic-auth style).
+            secret(
+                r"\b(?P<sid>AC[0-9a-f]{32}):[0-9a-f]{32}\b",
+                "$sid:[REDACTED]",
+            ),
+            // An element whose name names a secret: `<password>…</password>`.
+            secret_fn(
+                r"<(?P<t>[A-Za-z][A-Za-z0-9_.-]*)>(?P<v>[^<\r\n]{1,500})</(?P<e>[A-Za-z][A-Za-z0-9_.-]*)>",
+                xml_element,
+            ),
+            // Command-line options: `--password VALUE`, and curl's `-u user:password`.
+            secret_fn(
+                r#"(?P<f>--[A-Za-z][A-Za-z0-9-]*) +(?P<v>[^\s"'-][^\s"']*)"#,
+                long_option,
+            ),
+            secret(
+                r#"(?P<f>(?:^|\s)(?:-u|--user))(?P<s>\s+|=)(?P<u>[^\s:"'-][^\s:"']*):[^\s"']+"#,
+                "$f$s$u:[REDACTED]",
             ),
             // URL userinfo: with its `@host`, then cut off before it.
             secret(
@@ -546,15 +706,22 @@ fn patterns() -> &'static [Pattern] {
             // Keys whose last word names a secret or a phone number, then a separator.
             p(
                 Class::Secret,
-                r#"(?i)(?:pass|pwd|secret|token|key|credential|auth|session|cookie|phone|mobile|msisdn)[a-z0-9_.-]*\\?["']?\s*(?:=>|:|=)"#,
+                r#"(?i)(?:pass|pwd|secret|token|key|code|credential|auth|session|cookie|phone|mobile|msisdn|iban)[a-z0-9_.-]*\\?["']?\s*(?:=>|:|=)"#,
                 With::KeyValues,
             ),
+            // Also URL-encoded (`maria%40example.com` in a query string).
             personal_fn(
-                r"\b[A-Za-z0-9._%+-]+@(?P<d>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b",
+                r"(?P<url>[A-Za-z][A-Za-z0-9+.-]*://)?\b[A-Za-z0-9._%+-]+?(?P<at>@|%40)(?P<d>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b(?P<scp>:[A-Za-z0-9_~./-])?",
                 email,
             ),
+            // A trunk prefix in brackets (`+33 (0)1 42 …`) may precede a one-digit area.
             personal_fn(
-                r"(?P<b>^|[^\w+])(?P<p>\+[0-9]{1,3}(?:[ .-]?\(?[0-9]{1,4}\)?)(?:[ .-]?[0-9]{2,5}){1,5})\b",
+                r"(?P<b>^|[^\w+])(?P<p>\+[0-9]{1,3}(?:[ .-]?\(?[0-9]{1,4}\)?)(?:[ .-]?[0-9]{1,5}){1,6})\b",
+                phone,
+            ),
+            // With the international call prefix, only written in groups.
+            personal_fn(
+                r"(?P<b>^|[^\w+.:-])(?P<p>00[1-9][0-9]{0,2}(?:[ .-][0-9]{1,6}){2,6})\b",
                 phone,
             ),
             p(
@@ -563,7 +730,7 @@ fn patterns() -> &'static [Pattern] {
                 With::Template("$b<phone>"),
             ),
             personal_fn(
-                r"(?P<b>^|[^\w.-])(?P<c>[2-6](?:[ -]?[0-9]){11,18})(?P<a>$|[^\w.-])",
+                r"(?P<b>^|[^\w.-])(?P<c>[2-6](?:[ .-]?[0-9]){11,18})(?P<a>$|[^\w.-]|\.(?:$|\s))",
                 card,
             ),
             personal_fn(
@@ -668,6 +835,70 @@ impl Redactor {
             out = Cow::Owned(r);
         }
         out
+    }
+}
+
+/// The words (runs of three or more letters and digits) that masking the secrets of a
+/// message removed from it. Text derived from the message (a masked template, a rule
+/// capture, a fact) can cut a secret so that no pattern recognises the rest (the tail
+/// of a quoted password with a space, base64 whose padding became a separator): such
+/// text is scrubbed of these words before it is shown.
+#[derive(Debug, Default)]
+pub struct Removed {
+    words: std::collections::HashSet<String>,
+}
+
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 3)
+}
+
+impl Removed {
+    /// The secret words of `raw`; empty when it holds no secret.
+    pub fn from_message(raw: &str) -> Removed {
+        let Cow::Owned(masked) = Redactor::keeping_personal_data().redact(raw) else {
+            return Removed::default();
+        };
+        let kept: std::collections::HashSet<&str> = words(&masked).collect();
+        Removed {
+            words: words(raw)
+                .filter(|w| !kept.contains(w))
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+
+    /// Whether there is nothing to scrub.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// `text` redacted, then with every removed word replaced by [`REDACTED`].
+    pub fn scrub<'t>(&self, redactor: Redactor, text: &'t str) -> Cow<'t, str> {
+        let redacted = redactor.redact(text);
+        if self.words.is_empty() || !words(&redacted).any(|w| self.words.contains(w)) {
+            return redacted;
+        }
+        let mut out = String::with_capacity(redacted.len());
+        let mut word = String::new();
+        let flush = |word: &mut String, out: &mut String| {
+            if self.words.contains(word.as_str()) {
+                out.push_str(REDACTED);
+            } else {
+                out.push_str(word);
+            }
+            word.clear();
+        };
+        for c in redacted.chars() {
+            if c.is_alphanumeric() {
+                word.push(c);
+            } else {
+                flush(&mut word, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut word, &mut out);
+        Cow::Owned(out)
     }
 }
 

@@ -280,3 +280,22 @@ proptest! {
         prop_assert_eq!(redact(&text).into_owned(), text);
     }
 }
+
+#[test]
+fn text_derived_from_a_message_loses_the_words_its_secrets_held() {
+    // A masked template can cut a quoted password so that no pattern sees the rest.
+    let message = r#"auth error password="Qv7 Lm2Xz9Tb" for app"#;
+    let title = r#"auth error password=<*> Lm2Xz9Tb" for app"#;
+    let removed = super::Removed::from_message(message);
+    assert!(!removed.is_empty());
+    assert_eq!(
+        removed.scrub(Redactor::default(), title),
+        r#"auth error password=<*> [REDACTED]" for app"#
+    );
+    // Words the masking kept stay, and a message without secrets removes nothing.
+    assert_eq!(
+        removed.scrub(Redactor::default(), "auth error for app"),
+        "auth error for app"
+    );
+    assert!(super::Removed::from_message("token expired for app 42").is_empty());
+}

@@ -60,9 +60,12 @@ pub struct Signature {
 impl Signature {
     /// The signature as it is shown: title, key, captures, exception and frame masked
     /// (the fingerprint is the key's before masking, so grouping does not change).
+    /// `message` is the one signed: a word its masking removed is removed from every
+    /// part too, even where deriving the part cut the secret out of its shape.
     #[must_use]
-    pub fn redacted(self, redactor: crate::redact::Redactor) -> Signature {
-        let r = |s: String| match redactor.redact(&s) {
+    pub fn redacted(self, message: &str, redactor: crate::redact::Redactor) -> Signature {
+        let removed = crate::redact::Removed::from_message(message);
+        let r = |s: String| match removed.scrub(redactor, &s) {
             std::borrow::Cow::Borrowed(_) => s,
             std::borrow::Cow::Owned(o) => o,
         };

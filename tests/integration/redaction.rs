@@ -274,3 +274,22 @@ proptest::proptest! {
         }
     }
 }
+
+/// A source location is log text too: a function name that carries a secret is masked
+/// in the exemplars and in the cluster's counts.
+#[test]
+fn a_secret_in_a_source_location_reaches_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries: Vec<Value> = (0..3)
+        .map(|i| {
+            json!({"insertId": format!("s{i}"), "timestamp": format!("2026-11-30T10:00:0{i}Z"),
+                "severity": "ERROR", "textPayload": "checkout failed with timeout",
+                "sourceLocation": {"file": "/srv/app/pay.py", "line": "41",
+                    "function": "charge db_password=Wq8Lm3Zt5Kx"}})
+        })
+        .collect();
+    let input = write_ndjson(dir.path(), "s.ndjson", &entries);
+    let report = crate::analyze_json(&[], &input).to_string();
+    assert!(!report.contains("Wq8Lm3Zt5Kx"), "{report}");
+    assert!(report.contains("db_password=[REDACTED]"), "{report}");
+}
