@@ -133,7 +133,8 @@ pub enum RulesCommand {
     /// Show which rule matches a message, its captures and fingerprint, or the fallback.
     #[command(args_override_self = true)]
     Explain {
-        /// The log message to explain.
+        /// The log message to explain (it may start with `-`: `-----BEGIN ...`).
+        #[arg(allow_hyphen_values = true)]
         message: String,
         /// Extra rule packs (folders or files), as for `analyze --rules`.
         #[arg(long = "rules", value_name = "DIR")]

@@ -28,6 +28,49 @@ fn report_error(e: &Error) -> ExitCode {
     ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(3))
 }
 
+/// The flags. A usage error is one line, like every other error (what is wrong and
+/// clap's tip, without the usage block), exit 2; help and version print as usual.
+fn parse_cli() -> Result<Cli, ExitCode> {
+    use clap::error::ErrorKind;
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let what = lines
+                .next()
+                .unwrap_or("bad arguments")
+                .trim_start_matches("error: ");
+            // The values a flag takes and clap's tip are worth their place on the line.
+            let hints: Vec<&str> = lines
+                .filter_map(|l| {
+                    l.strip_prefix("tip: ").or_else(|| {
+                        l.strip_prefix('[')
+                            .and_then(|l| l.strip_suffix(']'))
+                            .filter(|l| l.starts_with("possible values"))
+                    })
+                })
+                .collect();
+            let hints = if hints.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", hints.join("; "))
+            };
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "gcp-triage: error: {what}{hints}; see --help"
+            );
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 fn env(key: &str) -> Option<String> {
     std::env::var(key).ok()
 }
@@ -50,7 +93,10 @@ fn set_allocator_options() {
 
 fn main() -> ExitCode {
     set_allocator_options();
-    let cli = Cli::parse();
+    let cli = match parse_cli() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let output = Output::new(cli.verbose, cli.quiet, cli.color);
     let explicit = cli.config.as_deref();
     let result = match cli.command {

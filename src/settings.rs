@@ -780,7 +780,14 @@ impl Analyze {
                 FormatArg::Markdown => Format::Markdown,
                 FormatArg::Json => Format::Json,
             },
-            out: a.out,
+            out: match a.out {
+                Some(p) if p.as_os_str() == "-" => {
+                    return Err(Error::Usage(
+                        "--out -: the report already goes to stdout (in the --format chosen); --out takes a file for the markdown report".into(),
+                    ));
+                }
+                out => out,
+            },
             template: a.template,
             assignments: a.assignments,
             github: github(&a.github, &std_env)?,

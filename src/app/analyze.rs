@@ -313,6 +313,11 @@ impl Setup {
         // Every input opens before any is read, so a typo fails before anything is printed.
         if let Source::Files(inputs) = &s.source {
             files::check_inputs(inputs)?;
+            for (flag, out) in [("--out", &s.out), ("--assignments", &s.assignments)] {
+                if let Some(out) = out {
+                    files::check_not_an_input(flag, out, inputs)?;
+                }
+            }
         }
         let redactor = if s.keep_personal_data {
             Redactor::keeping_personal_data()

@@ -275,6 +275,16 @@ proptest! {
     }
 
     #[test]
+    fn any_text_is_redacted_without_panic_and_once_for_all(
+        text in r#"[a-zA-Z0-9 =:;&,"'<>()@%+./_\\-]{0,80}"#,
+    ) {
+        let once = redact(&text).into_owned();
+        prop_assert_eq!(redact(&once).into_owned(), once.clone(), "{:?}", text);
+        let removed = super::Removed::from_message(&text);
+        let _ = removed.scrub(Redactor::default(), &text);
+    }
+
+    #[test]
     fn plain_words_are_never_touched(words in prop::collection::vec(word(), 0..20)) {
         let text = words.join(" ");
         prop_assert_eq!(redact(&text).into_owned(), text);

@@ -209,6 +209,27 @@ pub fn check_inputs(inputs: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Refuses an output file that is one of the inputs: writing it would replace the
+/// logs with the report.
+pub fn check_not_an_input(flag: &str, out: &std::path::Path, inputs: &[String]) -> Result<()> {
+    let Ok(out_real) = out.canonicalize() else {
+        // Not there yet: no input can be it.
+        return Ok(());
+    };
+    let clash = inputs
+        .iter()
+        .filter(|n| *n != "-")
+        .filter_map(|n| std::path::Path::new(n).canonicalize().ok())
+        .any(|p| p == out_real);
+    if clash {
+        return Err(Error::Usage(format!(
+            "{flag} {}: is an input of this run; writing it would replace the logs (choose another file)",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
 /// What reading an input found out about it besides its entries, for the report's
 /// warnings.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

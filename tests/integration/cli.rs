@@ -588,3 +588,80 @@ fn man_page_is_roff_with_every_subcommand() {
         assert!(text.contains(word), "{word}");
     }
 }
+
+#[test]
+fn an_output_that_is_an_input_is_refused_before_anything_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("export.ndjson");
+    std::fs::write(&input, format!("{ENTRY_ERR}\n{ENTRY_ERR2}\n")).unwrap();
+    for flag in ["--out", "--assignments"] {
+        // Named another way: the same file.
+        let same = dir.path().join(".").join("export.ndjson");
+        let out = bin()
+            .arg("analyze")
+            .arg(&input)
+            .arg(flag)
+            .arg(&same)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}: {out:?}");
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(flag) && err.contains("is an input of this run"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&input).unwrap(),
+            format!("{ENTRY_ERR}\n{ENTRY_ERR2}\n"),
+            "{flag} replaced the input"
+        );
+    }
+    // `--out -` is no file: stdout already carries the report.
+    bin()
+        .arg("analyze")
+        .arg(&input)
+        .args(["--out", "-"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("--out -:"));
+}
+
+#[test]
+fn a_usage_error_is_one_line_and_a_message_may_start_with_a_hyphen() {
+    for args in [
+        &["analyze", "--top", "abc", "x.json"][..],
+        &["analyze", "--format", "xml", "x.json"],
+        &["analyze", "--bogus"],
+        &["fetch", "--limit"],
+    ] {
+        let out = bin().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("gcp-triage: error: "), "{err}");
+    }
+    let out = bin()
+        .args(["analyze", "--format", "xml", "x.json"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("possible values: table, markdown, json")
+    );
+    // A message that starts like a flag is still the message, and its secret is masked.
+    let key = "-----BEGIN EC PRIVATE KEY-----MHcCAQEEIGq7Zp3Lw9XkT2vN8sRb";
+    bin()
+        .args(["rules", "explain", key])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("[REDACTED"))
+        .stdout(predicate::str::contains("MHcCAQEEIGq7Zp3Lw9XkT2vN8sRb").not());
+    // Help still prints whole.
+    bin()
+        .args(["analyze", "--help"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Usage:"));
+}
