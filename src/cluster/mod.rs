@@ -1131,7 +1131,13 @@ impl Cluster {
             if let Some(v) = value {
                 tally.observe(
                     v,
-                    |raw| redactor.redact(raw).into_owned(),
+                    // A fact is a piece of the message: it loses what masking the whole
+                    // message removed (worked out only when a new value is kept).
+                    |raw| {
+                        crate::redact::Removed::from_message(&entry.message)
+                            .scrub(redactor, raw)
+                            .into_owned()
+                    },
                     entry.timestamp,
                     || {
                         entry

@@ -346,3 +346,38 @@ fn rules_explain_shows_the_facts_and_what_they_rule_out() {
     assert!(text.contains("ruled out     why 3 (by status)"), "{text}");
     assert!(text.contains("supported     why 2 (by status)"), "{text}");
 }
+
+#[test]
+fn a_fact_that_holds_part_of_a_secret_is_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("login.toml"),
+        r#"
+[[rule]]
+id = "login-refused"
+title = "Login refused"
+pattern = '''login refused'''
+facts = [
+  { name = "first", says = "The password began with {first}.", pattern = '''password="(?P<first>\S+)''' },
+]
+examples = ['login refused password="Ab1 Cd2"']
+"#,
+    )
+    .unwrap();
+    // A quoted password with a space: the fact's pattern takes only its first word.
+    let messages = vec![r#"login refused password="Zr7Vx Qp4Wn" for admin"#.to_string(); 3];
+    let f = export(&messages);
+    let out = bin()
+        .arg("analyze")
+        .arg(f.path())
+        .arg("--rules")
+        .arg(dir.path())
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("Zr7Vx") && !text.contains("Qp4Wn"), "{text}");
+    let report: Value = serde_json::from_str(&text).unwrap();
+    let c = cluster(&report, "login-refused");
+    assert_eq!(c["facts"][0]["values"][0]["value"], "[REDACTED]", "{c:#}");
+}
