@@ -42,29 +42,36 @@ fn parse_cli() -> Result<Cli, ExitCode> {
         }
         Err(e) => {
             let text = e.render().to_string();
-            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-            let what = lines
-                .next()
-                .unwrap_or("bad arguments")
-                .trim_start_matches("error: ");
-            // The values a flag takes and clap's tip are worth their place on the line.
-            let hints: Vec<&str> = lines
-                .filter_map(|l| {
-                    l.strip_prefix("tip: ").or_else(|| {
-                        l.strip_prefix('[')
-                            .and_then(|l| l.strip_suffix(']'))
-                            .filter(|l| l.starts_with("possible values"))
-                    })
-                })
-                .collect();
-            let hints = if hints.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", hints.join("; "))
-            };
+            // What is wrong is everything before the usage block; the values a flag
+            // takes and clap's tip stay too. An argument clap echoes may hold a secret.
+            let mut what = Vec::new();
+            let mut hints = Vec::new();
+            for line in text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .filter(|l| !l.is_empty())
+            {
+                if let Some(tip) = line.strip_prefix("tip: ") {
+                    hints.push(tip);
+                } else if let Some(values) = line
+                    .strip_prefix('[')
+                    .and_then(|l| l.strip_suffix(']'))
+                    .filter(|l| l.starts_with("possible values"))
+                {
+                    hints.push(values);
+                } else {
+                    what.push(line.trim_start_matches("error: "));
+                }
+            }
+            let mut message = what.join(" ");
+            if !hints.is_empty() {
+                message = format!("{message} ({})", hints.join("; "));
+            }
+            let message = gcp_triage::redact::redact(&message);
             let _ = writeln!(
                 std::io::stderr().lock(),
-                "gcp-triage: error: {what}{hints}; see --help"
+                "gcp-triage: error: {message}; see --help"
             );
             Err(ExitCode::from(2))
         }

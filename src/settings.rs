@@ -789,7 +789,14 @@ impl Analyze {
                 out => out,
             },
             template: a.template,
-            assignments: a.assignments,
+            assignments: match a.assignments {
+                Some(p) if p.as_os_str() == "-" => {
+                    return Err(Error::Usage(
+                        "--assignments -: stdout carries the report; --assignments takes a file for the CSV".into(),
+                    ));
+                }
+                csv => csv,
+            },
             github: github(&a.github, &std_env)?,
             issue_template: a.github.issue_template,
             actions: Actions::from_env(&std_env),

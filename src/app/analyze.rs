@@ -319,6 +319,14 @@ impl Setup {
                 }
             }
         }
+        if let (Some(out), Some(csv)) = (&s.out, &s.assignments)
+            && (out == csv || same_file::is_same_file(out, csv).unwrap_or(false))
+        {
+            return Err(Error::Usage(format!(
+                "--out and --assignments both name {}: each needs its own file",
+                out.display()
+            )));
+        }
         let redactor = if s.keep_personal_data {
             Redactor::keeping_personal_data()
         } else {

@@ -60,6 +60,7 @@ const SECRET_WORDS: &[&str] = &[
     "passwd",
     "pwd",
     "passphrase",
+    "passcode",
     "secret",
     "token",
     "apikey",
@@ -144,7 +145,8 @@ fn secret_key(key: &str) -> Option<SecretKey> {
             .is_some_and(|q| KEY_QUALIFIERS.iter().any(|w| q.ends_with(w)))
         || match (before, last.as_str()) {
             (Some(b), "key") => KEY_QUALIFIERS.contains(&b),
-            (Some("auth" | "otp" | "mfa" | "totp"), "code") | (Some("session"), "id") => true,
+            (Some("auth" | "otp" | "mfa" | "totp" | "verification"), "code")
+            | (Some("session"), "id") => true,
             _ => false,
         };
     if named {
@@ -261,6 +263,42 @@ fn value_at(text: &str) -> Option<&str> {
     (end > 0).then(|| &text[..end])
 }
 
+/// Whether a value starts with a key that names a secret, then its separator.
+fn inner_secret_key(value: &str) -> bool {
+    key_separator()
+        .captures(value)
+        .filter(|c| c.get(0).is_some_and(|m| m.start() == 0))
+        .is_some_and(|c| secret_key(&c["k"]).is_some())
+}
+
+/// An IBAN value written in groups (`fr76 3000 6000 …`): the value and as many of the
+/// groups of up to four letters and digits after it as make a valid IBAN.
+fn iban_groups<'t>(text: &'t str, value: &str) -> &'t str {
+    static GROUP: OnceLock<Regex> = OnceLock::new();
+    let group = GROUP.get_or_init(|| {
+        Regex::new(r"^ [A-Za-z0-9]{1,4}\b").expect("redaction patterns are valid literals")
+    });
+    let mut ends = Vec::new();
+    let mut end = value.len();
+    while ends.len() < 8
+        && let Some(m) = group.find(&text[end..])
+    {
+        end += m.end();
+        ends.push(end);
+    }
+    ends.into_iter()
+        .rev()
+        .find(|&e| {
+            let compact: String = text[..e]
+                .trim_matches(['"', '\'', '\\'])
+                .chars()
+                .filter(|c| *c != ' ')
+                .collect();
+            iban_valid(&compact)
+        })
+        .map_or(&text[..value.len()], |e| &text[..e])
+}
+
 /// Replaces the values of keys that name a secret, and with `personal` of keys that
 /// name a phone number. Keys that name neither are passed over, so a secret key inside
 /// another key's value (`error:password=x`) is still found.
@@ -296,6 +334,15 @@ fn key_values(text: &str, personal: bool) -> Option<String> {
         let Some(value) = value_at(&text[m.end()..]) else {
             continue;
         };
+        // `auth: token='a b'`: the value is the next secret key; that key masks its own.
+        if inner_secret_key(value) {
+            continue;
+        }
+        let value = if with == "<iban>" {
+            iban_groups(&text[m.end()..], value)
+        } else {
+            value
+        };
         let digits = value.bytes().filter(u8::is_ascii_digit).count();
         let kept = match kind {
             Some(SecretKey::Named) => is_literal(value),
@@ -308,7 +355,14 @@ fn key_values(text: &str, personal: bool) -> Option<String> {
                     || v.starts_with('/')
                     || v.contains("://")
             }
-            None if with == "<iban>" => !iban_valid(value.trim_matches(['"', '\'', '\\'])),
+            None if with == "<iban>" => {
+                let compact: String = value
+                    .trim_matches(['"', '\'', '\\'])
+                    .chars()
+                    .filter(|c| *c != ' ')
+                    .collect();
+                !iban_valid(&compact)
+            }
             None => digits < 6,
         };
         // `iban=DE <iban>`: masked already (the country stays).
@@ -346,6 +400,15 @@ fn looks_random(v: &str) -> bool {
     v.bytes().any(|b| b.is_ascii_digit())
         || v.bytes().skip(1).any(|b| b.is_ascii_uppercase())
         || v.ends_with('=')
+}
+
+/// A legacy Vault token is random: capitals, small letters and digits.
+fn legacy_vault(c: &Captures<'_>) -> Option<String> {
+    let v = c["v"].as_bytes();
+    (v.iter().any(u8::is_ascii_uppercase)
+        && v.iter().any(u8::is_ascii_lowercase)
+        && v.iter().any(u8::is_ascii_digit))
+    .then(|| REDACTED.to_string())
 }
 
 fn xml_element(c: &Captures<'_>) -> Option<String> {
@@ -561,8 +624,13 @@ const TWO_DIGIT_CODES: &[&str] = &[
 fn phone(c: &Captures<'_>) -> Option<String> {
     let p = &c["p"];
     // `+44 …`, or `0044 …` with the international call prefix (ITU-T E.164 annex).
+    // North America dials out with 011.
     let body = p
         .strip_prefix('+')
+        .or_else(|| {
+            p.strip_prefix("011")
+                .map(|b| b.trim_start_matches([' ', '.', '-']))
+        })
         .or_else(|| p.strip_prefix("00"))
         .unwrap_or(p);
     let digits: String = body.chars().filter(char::is_ascii_digit).collect();
@@ -650,7 +718,8 @@ fn patterns() -> &'static [Pattern] {
                     r"|github_pat_[A-Za-z0-9_]{22,}",
                     r"|gl(?:pat|dt|rt|ptt|cbt|oas|soat|ft|imt|agent|wt|ffct)-[0-9A-Za-z_-]{20,}",
                     r"|GR1348941[0-9A-Za-z_-]{20,}",
-                    r"|xox[abposr]-[0-9A-Za-z-]{10,}",
+                    r"|xox[abposre]-[0-9A-Za-z-]{10,}",
+                    r"|xoxe\.xox[bp]-[0-9]-[0-9A-Za-z-]{10,}",
                     r"|xapp-[0-9]-[0-9A-Za-z-]{10,}",
                     r"|(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{10,}",
                     r"|whsec_[0-9A-Za-z+/=]{20,}",
@@ -670,6 +739,8 @@ fn patterns() -> &'static [Pattern] {
                 r"(?P<h>hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+",
                 "$h[REDACTED]",
             ),
+            // Vault's service tokens before 1.10: `s.` and 24 letters and digits.
+            secret_fn(r"\bs\.(?P<v>[A-Za-z0-9]{24})\b", legacy_vault),
             // A Twilio account SID with its auth token (`SID:token`, basic-auth style).
             secret(
                 r"\b(?P<sid>AC[0-9a-f]{32}):[0-9a-f]{32}\b",
@@ -711,7 +782,7 @@ fn patterns() -> &'static [Pattern] {
             ),
             // Also URL-encoded (`maria%40example.com` in a query string).
             personal_fn(
-                r"(?P<url>[A-Za-z][A-Za-z0-9+.-]*://)?\b[A-Za-z0-9._%+-]+?(?P<at>@|%40)(?P<d>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b(?P<scp>:[A-Za-z0-9_~./-])?",
+                r"(?P<url>[A-Za-z][A-Za-z0-9+.-]*://)?\b[A-Za-z0-9._%+-]+?(?P<at>@|%40|%2540)(?P<d>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b(?P<scp>:[A-Za-z0-9_~./-])?",
                 email,
             ),
             // A trunk prefix in brackets (`+33 (0)1 42 …`) may precede a one-digit area.
@@ -721,7 +792,7 @@ fn patterns() -> &'static [Pattern] {
             ),
             // With the international call prefix, only written in groups.
             personal_fn(
-                r"(?P<b>^|[^\w+.:-])(?P<p>00[1-9][0-9]{0,2}(?:[ .-][0-9]{1,6}){2,6})\b",
+                r"(?P<b>^|[^\w+.:-])(?P<p>(?:00|011[ .-])[1-9][0-9]{0,2}(?:[ .-][0-9]{1,6}){2,6})\b",
                 phone,
             ),
             p(

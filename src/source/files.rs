@@ -209,18 +209,13 @@ pub fn check_inputs(inputs: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Refuses an output file that is one of the inputs: writing it would replace the
-/// logs with the report.
+/// Refuses an output file that is one of the inputs (by any name: a relative path, a
+/// symbolic or hard link): writing it would replace the logs with the report.
 pub fn check_not_an_input(flag: &str, out: &std::path::Path, inputs: &[String]) -> Result<()> {
-    let Ok(out_real) = out.canonicalize() else {
-        // Not there yet: no input can be it.
-        return Ok(());
-    };
     let clash = inputs
         .iter()
         .filter(|n| *n != "-")
-        .filter_map(|n| std::path::Path::new(n).canonicalize().ok())
-        .any(|p| p == out_real);
+        .any(|n| same_file::is_same_file(n, out).unwrap_or(false));
     if clash {
         return Err(Error::Usage(format!(
             "{flag} {}: is an input of this run; writing it would replace the logs (choose another file)",

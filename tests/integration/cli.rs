@@ -618,15 +618,48 @@ fn an_output_that_is_an_input_is_refused_before_anything_is_read() {
             "{flag} replaced the input"
         );
     }
-    // `--out -` is no file: stdout already carries the report.
+    // A hard link is the same file under another name.
+    let link = dir.path().join("linked.ndjson");
+    std::fs::hard_link(&input, &link).unwrap();
     bin()
         .arg("analyze")
         .arg(&input)
-        .args(["--out", "-"])
+        .arg("--assignments")
+        .arg(&link)
         .assert()
         .code(2)
-        .stdout(predicate::str::is_empty())
-        .stderr(predicate::str::contains("--out -:"));
+        .stderr(predicate::str::contains("is an input of this run"));
+    assert_eq!(
+        std::fs::read_to_string(&input).unwrap(),
+        format!("{ENTRY_ERR}\n{ENTRY_ERR2}\n")
+    );
+    // `-` is no file: stdout already carries the report.
+    for flag in ["--out", "--assignments"] {
+        bin()
+            .arg("analyze")
+            .arg(&input)
+            .args([flag, "-"])
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::contains(format!("{flag} -:")));
+        assert!(!std::path::Path::new("-").exists());
+    }
+    // The report and the CSV each need their own file.
+    let both = dir.path().join("both.txt");
+    bin()
+        .arg("analyze")
+        .arg(&input)
+        .arg("--out")
+        .arg(&both)
+        .arg("--assignments")
+        .arg(&both)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--out and --assignments both name",
+        ));
+    assert!(!both.exists());
 }
 
 #[test]
@@ -643,6 +676,23 @@ fn a_usage_error_is_one_line_and_a_message_may_start_with_a_hyphen() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.starts_with("gcp-triage: error: "), "{err}");
     }
+    // The argument clap names is on the line; an argument it echoes is masked.
+    bin()
+        .args(["rules", "explain"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("<MESSAGE>"));
+    bin()
+        .args([
+            "rules",
+            "explain",
+            "x",
+            "token=ghp_Zx9QaB3cD4eF5gH6iJ7kL8mN9oP0qR1sT2uV",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("token=[REDACTED]"))
+        .stderr(predicate::str::contains("Zx9QaB3cD4").not());
     let out = bin()
         .args(["analyze", "--format", "xml", "x.json"])
         .output()
