@@ -317,74 +317,17 @@ fn key_values(text: &str, personal: bool) -> Option<String> {
     while let Some(c) = key_separator().captures_at(text, at) {
         let Some(m) = c.get(0) else { break };
         at = m.end();
-        let key = &c["k"];
-        if !stems.is_match(key) {
+        if !stems.is_match(&c["k"]) {
             continue;
         }
-        let kind = secret_key(key);
-        let with = if kind.is_some() {
-            REDACTED
-        } else if personal && names_phone(key) {
-            "<phone>"
-        } else if personal && names_iban(key) {
-            "<iban>"
-        } else {
+        let Some(held) = held_by(&c["k"], personal) else {
             continue;
         };
-        let Some(value) = value_at(&text[m.end()..]) else {
+        let Some((value, with)) = replace_value(held, &text[m.end()..]) else {
             continue;
-        };
-        // `auth: token='a b'`: the value is the next secret key; that key masks its own.
-        if inner_secret_key(value) {
-            continue;
-        }
-        let value = if with == "<iban>" {
-            iban_groups(&text[m.end()..], value)
-        } else {
-            value
-        };
-        let digits = value.bytes().filter(u8::is_ascii_digit).count();
-        let kept = match kind {
-            Some(SecretKey::Named) => is_literal(value),
-            // `secret_name=db-password`, `password_min_length=12`, a path or a URL.
-            Some(SecretKey::Inner) => {
-                let v = value.trim_matches(['"', '\'', '\\']);
-                is_literal(value)
-                    || !looks_random(v)
-                    || (v.len() <= 6 && v.bytes().all(|b| b.is_ascii_digit()))
-                    || v.starts_with('/')
-                    || v.contains("://")
-            }
-            None if with == "<iban>" => {
-                let compact: String = value
-                    .trim_matches(['"', '\'', '\\'])
-                    .chars()
-                    .filter(|c| *c != ' ')
-                    .collect();
-                !iban_valid(&compact)
-            }
-            None => digits < 6,
-        };
-        // `iban=DE <iban>`: masked already (the country stays).
-        let iban_masked = with == "<iban>" && text[m.end() + value.len()..].starts_with(" <iban>");
-        if kept || iban_masked || is_masked(value) {
-            continue;
-        }
-        // An IBAN keeps its country, as the shape pattern keeps it (`DE <iban>`).
-        let country: String = value
-            .trim_start_matches(['"', '\'', '\\'])
-            .chars()
-            .take(2)
-            .collect();
-        let iban;
-        let with = if with == "<iban>" && country.chars().all(|c| c.is_ascii_alphabetic()) {
-            iban = format!("{} <iban>", country.to_ascii_uppercase());
-            iban.as_str()
-        } else {
-            with
         };
         out.push_str(&text[copied..m.end()]);
-        out.push_str(&quoted(value, with));
+        out.push_str(&with);
         copied = m.end() + value.len();
         at = copied;
     }
@@ -392,6 +335,71 @@ fn key_values(text: &str, personal: bool) -> Option<String> {
         out.push_str(&text[copied..]);
         out
     })
+}
+
+/// A value under an inner secret word worth masking: not a literal, a small number,
+/// a path or a URL, and random-looking.
+fn looks_generated(value: &str, bare: &str) -> bool {
+    let plain = is_literal(value)
+        || (bare.len() <= 6 && bare.bytes().all(|b| b.is_ascii_digit()))
+        || bare.starts_with('/')
+        || bare.contains("://");
+    !plain && looks_random(bare)
+}
+
+/// What a key holds, by its name.
+#[derive(Debug, Clone, Copy)]
+enum Held {
+    Secret(SecretKey),
+    Phone,
+    Iban,
+}
+
+fn held_by(key: &str, personal: bool) -> Option<Held> {
+    if let Some(kind) = secret_key(key) {
+        Some(Held::Secret(kind))
+    } else if personal && names_phone(key) {
+        Some(Held::Phone)
+    } else if personal && names_iban(key) {
+        Some(Held::Iban)
+    } else {
+        None
+    }
+}
+
+/// The value a key holds at the start of `rest`, and what it becomes (the quotes
+/// kept); `None` when the value stays: masked already, a literal, a plain value under
+/// an inner secret word, too few digits for a phone, no valid IBAN.
+fn replace_value(held: Held, rest: &str) -> Option<(&str, String)> {
+    let value = value_at(rest)?;
+    // `auth: token='a b'`: the value is the next secret key; that key masks its own.
+    if inner_secret_key(value) || is_masked(value) {
+        return None;
+    }
+    let bare = value.trim_matches(['"', '\'', '\\']);
+    let with = match held {
+        Held::Secret(SecretKey::Named) if !is_literal(value) => REDACTED.to_string(),
+        // `secret_name=db-password`, `password_min_length=12`, a path or a URL.
+        Held::Secret(SecretKey::Inner) if looks_generated(value, bare) => REDACTED.to_string(),
+        Held::Phone if value.bytes().filter(u8::is_ascii_digit).count() >= 6 => {
+            "<phone>".to_string()
+        }
+        Held::Iban => {
+            // Written in groups, it runs on; it keeps its country (`DE <iban>`).
+            let value = iban_groups(rest, value);
+            let compact: String = value
+                .trim_matches(['"', '\'', '\\'])
+                .chars()
+                .filter(|c| *c != ' ')
+                .collect();
+            return iban_valid(&compact).then(|| {
+                let country = compact[..2].to_ascii_uppercase();
+                (value, quoted(value, &format!("{country} <iban>")))
+            });
+        }
+        _ => return None,
+    };
+    Some((value, quoted(value, &with)))
 }
 
 /// A value that looks generated rather than written: a digit in it, a capital letter
