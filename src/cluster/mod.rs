@@ -79,12 +79,18 @@ pub struct Exemplar {
 }
 
 impl Exemplar {
-    /// Masks a message kept unmasked.
+    /// Masks a message kept unmasked, and the source location (a function name or a
+    /// file is log text too).
     fn mask(&mut self, redactor: Redactor) {
         if std::mem::take(&mut self.unmasked)
             && let std::borrow::Cow::Owned(m) = redactor.redact(&self.message)
         {
             self.message = trim_middle(&m, MAX_EXEMPLAR_CHARS);
+        }
+        if let Some(l) = &mut self.source_location
+            && let std::borrow::Cow::Owned(m) = redactor.redact(l)
+        {
+            *l = m;
         }
     }
 }
@@ -1077,11 +1083,7 @@ fn exemplar(entry: &Entry, joined: usize, redactor: Redactor) -> Exemplar {
         revision: entry.revision.clone(),
         instance: entry.instance.clone(),
         trace: entry.trace.clone(),
-        // A function name or file is log text too (rarely set, and short).
-        source_location: entry
-            .source_location
-            .as_deref()
-            .map(|l| redactor.redact(l).into_owned()),
+        source_location: entry.source_location.clone(),
         joined_lines: joined,
         unmasked,
     }
