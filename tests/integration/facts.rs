@@ -246,15 +246,7 @@ counter_examples = ["charge accepted"]
         .map(|_| format!("charge refused key={key} decline_code=api_key_expired"))
         .collect();
     let f = export(&messages);
-    let out = bin()
-        .arg("analyze")
-        .arg(f.path())
-        .arg("--rules")
-        .arg(dir.path())
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = json_with_rules(dir.path(), f.path());
     assert!(!text.contains(key), "the key reached the report");
     let report: Value = serde_json::from_str(&text).unwrap();
     let c = cluster(&report, "billing-charge-refused");
@@ -367,17 +359,22 @@ examples = ['login refused password="Ab1 Cd2"']
     // A quoted password with a space: the fact's pattern takes only its first word.
     let messages = vec![r#"login refused password="Zr7Vx Qp4Wn" for admin"#.to_string(); 3];
     let f = export(&messages);
-    let out = bin()
-        .arg("analyze")
-        .arg(f.path())
-        .arg("--rules")
-        .arg(dir.path())
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = json_with_rules(dir.path(), f.path());
     assert!(!text.contains("Zr7Vx") && !text.contains("Qp4Wn"), "{text}");
     let report: Value = serde_json::from_str(&text).unwrap();
     let c = cluster(&report, "login-refused");
     assert_eq!(c["facts"][0]["values"][0]["value"], "[REDACTED]", "{c:#}");
+}
+
+/// `analyze FILE --rules DIR --format json`, as text.
+fn json_with_rules(rules: &std::path::Path, file: &std::path::Path) -> String {
+    let out = bin()
+        .arg("analyze")
+        .arg(file)
+        .arg("--rules")
+        .arg(rules)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
 }
