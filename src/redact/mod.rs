@@ -5,6 +5,8 @@
 //!   `@host` and with an empty user), `key=value`, `key: value` and JSON `"key": "value"`
 //!   where the key's last word names a secret (password, token, api key, session, ...),
 //!   XML elements and long options named the same way, curl's `-u user:password`,
+//!   clients' documented password options (`mysql -pVALUE`, `sshpass -p`,
+//!   `redis-cli -a`), a generated-looking value right after the word `password`,
 //!   query parameters of the same kind, and `Authorization`/`Cookie` headers;
 //! - by shape: PEM private keys (even cut off), JWTs, and token formats whose issuers
 //!   document a prefix (Google, GitHub, GitLab, Slack, Stripe, npm, `PyPI`, Twilio,
@@ -431,6 +433,24 @@ fn long_option(c: &Captures<'_>) -> Option<String> {
         .then(|| format!("{} {REDACTED}", &c["f"]))
 }
 
+/// A password given to a client as its manual documents it (`mysql -pVALUE`,
+/// `sshpass -p VALUE`, `redis-cli -a VALUE`).
+fn client_password(c: &Captures<'_>) -> Option<String> {
+    let value = &c["v"];
+    (!is_masked(value) && !is_literal(value)).then(|| format!("{}{REDACTED}", &c["f"]))
+}
+
+/// A password written after the word, without a separator (`login with password
+/// Tr0ub4dor3`): only a value that looks generated, six characters or more, is one.
+fn worded_password(c: &Captures<'_>) -> Option<String> {
+    let value = &c["v"];
+    (value.chars().count() >= 6
+        && !value.contains('/')
+        && !is_masked(value)
+        && looks_generated(value, value))
+    .then(|| format!("{}{}{REDACTED}", &c["k"], &c["s"]))
+}
+
 fn scheme_token(c: &Captures<'_>) -> Option<String> {
     looks_random(&c["v"]).then(|| format!("{}{}{REDACTED}{}", &c["k"], &c["s"], &c["a"]))
 }
@@ -767,6 +787,18 @@ fn patterns() -> &'static [Pattern] {
             secret(
                 r#"(?P<f>(?:^|\s)(?:-u|--user))(?P<s>\s+|=)(?P<u>[^\s:"'-][^\s:"']*):[^\s"']+"#,
                 "$f$s$u:[REDACTED]",
+            ),
+            // Clients' documented password options: MySQL and MariaDB `-pPASSWORD`
+            // (attached: `-p name` prompts and names a database), `sshpass -p`, the
+            // MongoDB tools' `-p` and `redis-cli -a`.
+            secret_fn(
+                r#"(?P<f>(?:\b(?:mysql[a-z]*|mariadb[a-z-]*)\b[^\r\n;|&]*?\s-p|(?:sshpass|mongo[a-z]*)\b[^\r\n;|&]*?\s-p\s*|redis-cli\b[^\r\n;|&]*?\s-a\s*)["']?)(?P<v>[^\s"'-][^\s"']*)"#,
+                client_password,
+            ),
+            // `password VALUE`, `the password is VALUE`: no separator.
+            secret_fn(
+                r#"(?i)\b(?P<k>pass(?:word|wd|phrase|code))(?P<s>(?: is| was)? +["']?)(?P<v>[^\s"'<>()\[\]{}=:,;]+)"#,
+                worded_password,
             ),
             // URL userinfo: with its `@host`, then cut off before it.
             secret(
