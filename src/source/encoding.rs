@@ -112,6 +112,96 @@ fn utf16_by_pattern(sample: &[u8]) -> Option<(&'static Encoding, &'static str)> 
     }
 }
 
+/// Compressed and archive formats by the magic bytes their specifications give, with
+/// how to unpack them: none is read (gzip is, before this is asked).
+const PACKED: [(&[u8], usize, &str, &str); 8] = [
+    (b"PK\x03\x04", 0, "a zip archive", "unpack it first (unzip)"),
+    (
+        b"PK\x05\x06",
+        0,
+        "an empty zip archive",
+        "unpack it first (unzip)",
+    ),
+    (
+        b"\x28\xB5\x2F\xFD",
+        0,
+        "zstd-compressed",
+        "decompress it first (zstd -d)",
+    ),
+    (
+        b"\xFD7zXZ\x00",
+        0,
+        "xz-compressed",
+        "decompress it first (xz -d)",
+    ),
+    (
+        b"BZh",
+        0,
+        "bzip2-compressed",
+        "decompress it first (bzip2 -d)",
+    ),
+    (
+        b"7z\xBC\xAF\x27\x1C",
+        0,
+        "a 7-Zip archive",
+        "unpack it first (7z x)",
+    ),
+    (
+        b"\x04\x22\x4D\x18",
+        0,
+        "lz4-compressed",
+        "decompress it first (lz4 -d)",
+    ),
+    (b"ustar", 257, "a tar archive", "unpack it first (tar -xf)"),
+];
+
+/// Why an input is not text to read, from its first bytes (after gzip): a compressed
+/// or archive format by its magic bytes; or, when `binary` asks, binary data: more than
+/// one in twenty of the first 1,000 characters (at least 64, zeros aside: a file
+/// truncated while written can start with them) is a control character that text
+/// does not hold. The characters are decoded as the input will be, so the verdict is
+/// the same for the same text in any encoding.
+pub(crate) fn not_text(sample: &[u8], sniffed: &Sniffed, binary: bool) -> Option<String> {
+    if let Some((_, _, what, how)) = PACKED
+        .iter()
+        .find(|(magic, at, ..)| sample.get(*at..).is_some_and(|rest| packed(rest, magic)))
+    {
+        return Some(format!("{what}, which is not read; {how}"));
+    }
+    if !binary {
+        return None;
+    }
+    let rest = &sample[sniffed.skip.min(sample.len())..];
+    let (text, ..) = sniffed.encoding.unwrap_or(encoding_rs::UTF_8).decode(rest);
+    let (mut seen, mut controls) = (0usize, 0usize);
+    for c in text.chars().take(1000).filter(|c| *c != '\0') {
+        seen += 1;
+        if matches!(c, '\x01'..='\x08' | '\x0E'..='\x1A' | '\x1C'..='\x1F' | '\x7F') {
+            controls += 1;
+        }
+    }
+    (seen >= 64 && controls * 20 > seen).then(|| {
+        format!(
+            "binary data, not text ({controls} of its first {seen} characters are control characters); use --input-format text to read it anyway"
+        )
+    })
+}
+
+/// Whether `rest` starts with `magic`; bzip2's `BZh` only with a block size (`1` to
+/// `9`) and a block's or the stream end's magic after it.
+fn packed(rest: &[u8], magic: &[u8]) -> bool {
+    if magic != b"BZh" {
+        return rest.starts_with(magic);
+    }
+    rest.len() >= 10
+        && rest.starts_with(magic)
+        && (b'1'..=b'9').contains(&rest[3])
+        && matches!(
+            &rest[4..10],
+            b"\x31\x41\x59\x26\x53\x59" | b"\x17\x72\x45\x38\x50\x90"
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +216,41 @@ mod tests {
 
     const TEXT: &str =
         "[\r\n  {\r\n    \"insertId\": \"x1\",\r\n    \"textPayload\": \"Grüße\"\r\n  }\r\n]";
+
+    fn refused(bytes: &[u8]) -> Option<String> {
+        not_text(bytes, &sniff(bytes), true)
+    }
+
+    #[test]
+    fn packed_formats_are_told_by_their_magic_and_binary_by_its_controls() {
+        let noise: Vec<u8> = (0u32..2000)
+            .map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes()[3])
+            .collect();
+        let bzip2 = [b"BZh9\x31\x41\x59\x26\x53\x59".as_slice(), &noise].concat();
+        assert!(refused(&bzip2).unwrap().starts_with("bzip2-compressed"));
+        let mut tar = vec![b'x'; 257];
+        tar.extend(b"ustar\x0000");
+        assert!(refused(&tar).unwrap().starts_with("a tar archive"));
+        assert!(refused(&noise).unwrap().starts_with("binary data"));
+        // Text that starts like a magic, or is short, or has a control here and there.
+        assert_eq!(refused(b"BZh9 is a line of text, not bzip2\n"), None);
+        assert_eq!(refused(b"\x01\x02\x03\x04 short"), None);
+        let text = "ERROR \x1b[31mred\x1b[0m\ttab\x07 bell\r\n".repeat(60);
+        assert_eq!(refused(text.as_bytes()), None);
+        // Zeros are not counted: a file truncated while written starts with them.
+        let zeros = [vec![0u8; 3000], b"ERROR a line\n".repeat(20)].concat();
+        assert_eq!(refused(&zeros), None);
+        // The same characters in UTF-16 get the same verdict as in UTF-8.
+        let controls = "\x01\x02 ab".repeat(200);
+        assert!(refused(controls.as_bytes()).is_some());
+        let utf16 = [&[0xff, 0xfe][..], &utf16le(&controls)].concat();
+        assert!(refused(&utf16).is_some());
+        let cjk = "接続に失敗しました ERROR\n".repeat(100);
+        let utf16 = [&[0xff, 0xfe][..], &utf16le(&cjk)].concat();
+        assert_eq!(refused(&utf16), None);
+        // Not asked for binary: only packed formats.
+        assert_eq!(not_text(&noise, &sniff(&noise), false), None);
+    }
 
     #[test]
     fn utf16_without_a_mark_is_told_by_its_pattern() {

@@ -1,7 +1,8 @@
 //! Reads exported logs from files or stdin, streaming: one entry at a time reaches the
 //! callback, and memory does not grow with the file.
 //!
-//! Detection: gzip by magic bytes; BOM (UTF-8, UTF-16LE/BE) decoded to UTF-8; then the
+//! Detection: gzip by magic bytes (other compressed and archive formats, and binary
+//! data, are refused with what to do); BOM (UTF-8, UTF-16LE/BE) decoded to UTF-8; then the
 //! first non-blank byte: `[` a JSON array (streamed element by element), `{` NDJSON
 //! when the first line is a whole value, else concatenated (pretty-printed) values;
 //! anything else is plain text, one entry per line. `{"entries": [...]}` style
@@ -12,7 +13,7 @@ use std::io::{self, BufRead, BufReader, Cursor, Read};
 
 /// Bytes the encoding is told from (the byte-pattern test reads at most 4 KiB, after a
 /// damaged mark of at most a few bytes).
-const SNIFF_SAMPLE: usize = 4096 + 16;
+pub(crate) const SNIFF_SAMPLE: usize = 4096 + 16;
 use std::path::Path;
 
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
@@ -271,6 +272,11 @@ pub fn read_stream(
         .read_to_end(&mut sample)
         .map_err(io_err)?;
     let sniffed = crate::source::encoding::sniff(&sample);
+    if let Some(why) =
+        crate::source::encoding::not_text(&sample, &sniffed, format != InputFormat::Text)
+    {
+        return Err(io_err(io::Error::new(io::ErrorKind::InvalidData, why)));
+    }
     sample.drain(..sniffed.skip.min(sample.len()));
     let plain = Cursor::new(sample).chain(plain);
     let mut notes = ReadNotes {

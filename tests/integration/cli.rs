@@ -521,6 +521,78 @@ fn garbage_input_is_never_a_panic() {
     }
 }
 
+/// Made-up bytes that are no text: a fixed pseudo-random sequence.
+fn noise(len: usize) -> Vec<u8> {
+    (0u32..u32::try_from(len).unwrap())
+        .map(|i| i.wrapping_mul(2_246_822_519).rotate_left(13).to_le_bytes()[2])
+        .collect()
+}
+
+#[test]
+fn compressed_archives_and_binary_files_are_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.json");
+    std::fs::write(&good, format!("[{ENTRY_ERR},\n{ENTRY_ERR2}]")).unwrap();
+    let cases: [(&str, &[u8], &str); 4] = [
+        (
+            "logs.json.zst",
+            b"\x28\xB5\x2F\xFD",
+            "zstd-compressed, which is not read; decompress it first (zstd -d)",
+        ),
+        (
+            "logs.zip",
+            b"PK\x03\x04",
+            "a zip archive, which is not read; unpack it first (unzip)",
+        ),
+        ("logs.json.xz", b"\xFD7zXZ\x00", "xz-compressed"),
+        ("core.dump", b"", "binary data, not text"),
+    ];
+    for (name, magic, says) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, [magic, &noise(3000)].concat()).unwrap();
+        // Alone: one line naming the file and what to do, no report.
+        let out = bin().arg("analyze").arg(&path).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{name}: {out:?}");
+        assert!(out.stdout.is_empty(), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(
+            err.contains(&format!("{name}: cannot read input: {says}")),
+            "{err}"
+        );
+        // After a readable input: what was read is reported, marked partial.
+        let out = bin()
+            .args(["analyze", "--format", "json"])
+            .arg(&good)
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{name}: {out:?}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["partial"], true);
+        assert_eq!(report["summary"]["entries_read"], 2);
+    }
+    // Forced as text, binary data is read (an archive still is not).
+    let path = dir.path().join("core.dump");
+    bin()
+        .args([
+            "analyze",
+            "--input-format",
+            "text",
+            "--min-severity",
+            "DEFAULT",
+        ])
+        .arg(&path)
+        .assert()
+        .code(0);
+    // Text in other encodings and with a few control characters is text.
+    let latin1: Vec<u8> =
+        b"ERROR caf\xe9 cr\xe8me br\xfbl\xe9e: \x07bell and \x08 backspace in a line\n".repeat(40);
+    let path = dir.path().join("latin1.log");
+    std::fs::write(&path, latin1).unwrap();
+    bin().arg("analyze").arg(&path).assert().code(0);
+}
+
 #[test]
 fn broken_stdout_pipe_is_not_an_error() {
     // `| head` closes stdout early; the run ends quietly.
