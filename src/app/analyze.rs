@@ -516,7 +516,13 @@ fn read(
         };
         match &s.source {
             Source::Files(inputs) => {
-                for input in inputs {
+                for (i, input) in inputs.iter().enumerate() {
+                    if let Some(earlier) = files::repeats(inputs, i) {
+                        let note = format!("{input}: the same input as {earlier}, read once");
+                        warn(output, &note);
+                        warnings.push(note);
+                        continue;
+                    }
                     let res = files::read_input(
                         input,
                         s.input_format,

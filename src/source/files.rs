@@ -210,6 +210,22 @@ pub fn check_inputs(inputs: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The earlier input that input `i` repeats (the same file by any name, or stdin
+/// again): it is read once, so its entries are not counted twice.
+pub fn repeats(inputs: &[String], i: usize) -> Option<&str> {
+    let name = inputs.get(i)?;
+    inputs[..i]
+        .iter()
+        .find(|earlier| {
+            if *earlier == "-" || name == "-" {
+                *earlier == name
+            } else {
+                same_file::is_same_file(earlier, name).unwrap_or(false)
+            }
+        })
+        .map(String::as_str)
+}
+
 /// Refuses an output file that is one of the inputs (by any name: a relative path, a
 /// symbolic or hard link): writing it would replace the logs with the report.
 pub fn check_not_an_input(flag: &str, out: &std::path::Path, inputs: &[String]) -> Result<()> {

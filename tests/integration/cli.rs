@@ -594,6 +594,39 @@ fn compressed_archives_and_binary_files_are_refused_with_what_to_do() {
 }
 
 #[test]
+fn an_input_given_twice_is_read_once_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs.json");
+    std::fs::write(&logs, format!("[{ENTRY_ERR},\n{ENTRY_ERR2}]")).unwrap();
+    let link = dir.path().join("again.json");
+    std::fs::hard_link(&logs, &link).unwrap();
+    let out = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(&logs)
+        .arg(&link)
+        .arg(dir.path().join(".").join("logs.json"))
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["entries_read"], 2, "read once");
+    let warnings = report["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("the same input as {}, read once", logs.display())),
+        "{warnings:?}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr)
+            .matches("read once")
+            .count(),
+        2
+    );
+}
+
+#[test]
 fn broken_stdout_pipe_is_not_an_error() {
     // `| head` closes stdout early; the run ends quietly.
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("gcp-triage"))
