@@ -313,7 +313,16 @@ impl Setup {
         // Every input opens before any is read, so a typo fails before anything is printed.
         if let Source::Files(inputs) = &s.source {
             files::check_inputs(inputs)?;
-            for (flag, out) in [("--out", &s.out), ("--assignments", &s.assignments)] {
+            let runner = s.actions.as_ref();
+            for (flag, out) in [
+                ("--out", s.out.as_ref()),
+                ("--assignments", s.assignments.as_ref()),
+                (
+                    "GITHUB_STEP_SUMMARY",
+                    runner.and_then(|a| a.summary.as_ref()),
+                ),
+                ("GITHUB_OUTPUT", runner.and_then(|a| a.output.as_ref())),
+            ] {
                 if let Some(out) = out {
                     files::check_not_an_input(flag, out, inputs)?;
                 }

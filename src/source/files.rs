@@ -227,7 +227,8 @@ pub fn repeats(inputs: &[String], i: usize) -> Option<&str> {
 }
 
 /// Refuses an output file that is one of the inputs (by any name: a relative path, a
-/// symbolic or hard link): writing it would replace the logs with the report.
+/// symbolic or hard link): writing it would replace the logs with the report, appending
+/// to it (a step summary) would change them.
 pub fn check_not_an_input(flag: &str, out: &std::path::Path, inputs: &[String]) -> Result<()> {
     let clash = inputs
         .iter()
@@ -235,7 +236,7 @@ pub fn check_not_an_input(flag: &str, out: &std::path::Path, inputs: &[String]) 
         .any(|n| same_file::is_same_file(n, out).unwrap_or(false));
     if clash {
         return Err(Error::Usage(format!(
-            "{flag} {}: is an input of this run; writing it would replace the logs (choose another file)",
+            "{flag} {}: is an input of this run; writing to it would change the logs (choose another file)",
             out.display()
         )));
     }

@@ -765,6 +765,24 @@ fn an_output_that_is_an_input_is_refused_before_anything_is_read() {
             "--out and --assignments both name",
         ));
     assert!(!both.exists());
+    // The runner's step summary and outputs are appended to: never an input either.
+    for var in ["GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"] {
+        bin()
+            .arg("analyze")
+            .arg(&input)
+            .env("GITHUB_ACTIONS", "true")
+            .env(var, &input)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!(
+                "{var} {}: is an input of this run",
+                input.display()
+            )));
+        assert_eq!(
+            std::fs::read_to_string(&input).unwrap(),
+            format!("{ENTRY_ERR}\n{ENTRY_ERR2}\n")
+        );
+    }
 }
 
 #[test]
